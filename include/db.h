@@ -1,0 +1,39 @@
+/* db.h - a libpq connection that survives the server going away.
+ *
+ * Every statement is parameterised ($1 …).  A failed statement on a broken
+ * connection marks the handle broken; db_ensure() reconnects (callers back
+ * off between tries).  Session settings are fixed at connect time so text
+ * output of dates and numbers is stable: DateStyle ISO, TimeZone UTC. */
+#ifndef EPSYNC_DB_H
+#define EPSYNC_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "err.h"
+
+typedef struct db db;
+
+#define DB_SCHEMA_VERSION 1
+
+int db_open(db **out, const char *conninfo, const char *what, struct err *e);
+void db_close(db *d);
+PGconn *db_conn(db *d);
+bool db_broken(const db *d);
+/* Reconnect when broken; 0 when usable. */
+int db_ensure(db *d, struct err *e);
+
+/* Run sql with text parameters.  *res (when res != NULL) receives the
+ * result (caller PQclear()s); on error returns -EIO with e naming what. */
+int db_exec(db *d, const char *what, const char *sql, int nparams,
+            const char *const *params, PGresult **res, struct err *e);
+int db_begin(db *d, struct err *e);
+int db_commit(db *d, struct err *e);
+void db_rollback(db *d);
+
+/* 0 when the state schema is at DB_SCHEMA_VERSION; otherwise -ENOENT
+ * (missing), -ESTALE (older) or -EPROTO (newer), e says which command
+ * fixes it. */
+int db_check_schema(db *d, struct err *e);
+
+#endif

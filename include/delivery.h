@@ -1,0 +1,58 @@
+/* delivery.h - the unit of work between the engine and the adapters.
+ *
+ * The engine claims rows of epsync.deliveries, turns each into a struct
+ * delivery (with the decision's masked fields), hands batches of them to
+ * the target's adapter to become one HTTP request, and gets one struct
+ * outcome per delivery back. */
+#ifndef EPSYNC_DELIVERY_H
+#define EPSYNC_DELIVERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct json_object;
+
+enum op { OP_PUBLISH, OP_UPDATE, OP_WITHDRAW };
+const char *op_name(enum op op);    /* "publish" | "update" | "withdraw" */
+
+struct delivery {
+    char *decision_id;
+    char *target;                 /* target name (key under targets:) */
+    enum kind kind;
+    enum op op;
+    char *revision;               /* 64 hex digits: the revision this attempt sends */
+    char *receipt;                /* receipt held by the platform, NULL when none */
+    char *withdraw_type;          /* REVOKED | EXPIRED | OPERATOR (withdraw only) */
+    char *withdraw_reason;
+    struct json_object *fields;   /* masked field set (owned); also decided_on etc. */
+    char *publicity_end;          /* "YYYY-MM-DD" or NULL */
+    int attempt;                  /* 1-based number of this attempt of this operation */
+};
+
+void delivery_free(struct delivery *d);   /* frees members and d itself */
+
+enum outcome_kind {
+    OUTCOME_OK,          /* published / updated / withdrawn: receipt set */
+    OUTCOME_TRANSIENT,   /* try again later (retry_after_ms when given) */
+    OUTCOME_PERMANENT,   /* rejected for good: message kept verbatim */
+    OUTCOME_ADOPT,       /* city 1002: already published under `receipt`; update if revision differs */
+    OUTCOME_GONE,        /* withdraw of something the platform no longer has: withdrawn */
+    OUTCOME_NOT_FOUND,   /* update of an unknown receipt: publish again */
+    OUTCOME_REAUTH,      /* token revoked: renew and repeat at once; not an attempt */
+    OUTCOME_SPLIT,       /* batch too large (413): split and resend; not an attempt */
+};
+const char *outcome_name(enum outcome_kind k);
+
+struct outcome {
+    enum outcome_kind kind;
+    int http_status;              /* 0: no HTTP answer */
+    char code[32];                /* platform code ("1001", "F0102", "A0402"), or "" */
+    char message[512];            /* platform message verbatim, or a one-line reason */
+    char receipt[128];            /* receiptNo / recordId when known */
+    int64_t retry_after_ms;       /* -1: none given */
+    bool pause_target;            /* e.g. bad credentials: pause the whole target */
+};
+
+#endif

@@ -1,0 +1,1 @@
+/* adapter.c - not yet written */

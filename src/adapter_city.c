@@ -1,0 +1,1 @@
+/* adapter_city.c - not yet written */

@@ -1,0 +1,1 @@
+/* adapter_province.c - not yet written */

@@ -1,0 +1,1 @@
+/* canon.c - not yet written */

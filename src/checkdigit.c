@@ -1,0 +1,1 @@
+/* checkdigit.c - not yet written */

@@ -1,0 +1,1 @@
+/* mapping.c - not yet written */

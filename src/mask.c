@@ -1,0 +1,1 @@
+/* mask.c - not yet written */

@@ -1,0 +1,1 @@
+/* publicity.c - not yet written */

@@ -1,0 +1,1 @@
+/* report_fmt.c - not yet written */

@@ -1,0 +1,1 @@
+/* sign.c - not yet written */

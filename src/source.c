@@ -1,0 +1,1 @@
+/* source.c - not yet written */

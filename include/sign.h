@@ -1,0 +1,22 @@
+/* sign.h - hashes and the province gateway signature (OpenSSL libcrypto). */
+#ifndef EPSYNC_SIGN_H
+#define EPSYNC_SIGN_H
+
+#include <stddef.h>
+
+/* Lowercase hex SHA-256 of data into out (65 bytes). */
+void sign_sha256_hex(const void *data, size_t len, char out[65]);
+/* Lowercase hex HMAC-SHA256(key, msg) into out (65 bytes). */
+void sign_hmac_sha256_hex(const char *key, const void *msg, size_t len, char out[65]);
+/* X-Signature of PROTOCOLS.md: HMAC-SHA256(secret,
+ * METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA-256(body))). */
+void sign_province(const char *secret, const char *method, const char *path,
+                   const char *timestamp, const char *nonce, const void *body,
+                   size_t body_len, char out[65]);
+/* n random lowercase hex digits from the CSPRNG into out (n+1 bytes);
+ * 0 ok, -1 when the generator fails. */
+int sign_random_hex(char *out, size_t n);
+/* A random (version 4) UUID, 36 chars + NUL. */
+int sign_uuid(char out[37]);
+
+#endif

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "err.h"
 
 typedef struct db db;
@@ -30,6 +31,12 @@ int db_exec(db *d, const char *what, const char *sql, int nparams,
 int db_begin(db *d, struct err *e);
 int db_commit(db *d, struct err *e);
 void db_rollback(db *d);
+
+/* Array literals for batched statements ($1::text[] with unnest): call
+ * db_array_add() for each element (NULL for SQL NULL) on a buffer that
+ * starts empty, then db_array_end(). */
+void db_array_add(struct buf *b, const char *value);
+void db_array_end(struct buf *b);
 
 /* 0 when the state schema is at DB_SCHEMA_VERSION; otherwise -ENOENT
  * (missing), -ESTALE (older) or -EPROTO (newer), e says which command

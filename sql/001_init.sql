@@ -7,6 +7,11 @@
 
 CREATE SCHEMA IF NOT EXISTS epsync;
 
+CREATE TABLE epsync.schema_version (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- What the source said about a decision, as of the last detection.
 -- `fields` is the masked field set (DOMAIN.md): natural persons' ID numbers
 -- masked, addresses and phones dropped, free text scrubbed.  The raw row
@@ -26,7 +31,8 @@ CREATE TABLE epsync.decisions (
     first_seen_at    timestamptz NOT NULL DEFAULT now(),
     changed_at       timestamptz NOT NULL DEFAULT now(),
     seen_at          timestamptz NOT NULL DEFAULT now(),   -- last time a scan saw the row
-    missing_since    timestamptz                           -- vanished from the source
+    missing_since    timestamptz,                          -- vanished from the source
+    recheck          boolean NOT NULL DEFAULT false        -- re-read from the source (epsync retry)
 );
 CREATE INDEX decisions_decided_on ON epsync.decisions (decided_on);
 
@@ -58,6 +64,7 @@ CREATE TABLE epsync.deliveries (
     first_published_at timestamptz,            -- start of the publicity period
     published_at       timestamptz,            -- last successful publish/update
     withdrawn_at       timestamptz,
+    expires_on         date,                   -- end of the publicity period (CST), NULL: none
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (decision_id, target)
 );
@@ -65,6 +72,7 @@ CREATE TABLE epsync.deliveries (
 CREATE INDEX deliveries_due ON epsync.deliveries (next_attempt_at)
     WHERE state IN ('pending', 'retry', 'withdraw_pending');
 CREATE INDEX deliveries_target_state ON epsync.deliveries (target, state);
+CREATE INDEX deliveries_expiry ON epsync.deliveries (expires_on) WHERE state = 'published';
 
 -- Change-detection progress, one row per source relation.
 CREATE TABLE epsync.watermarks (

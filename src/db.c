@@ -1,1 +1,197 @@
-/* db.c - not yet written */
+/* db.c - see db.h.
+ *
+ * libpq is used synchronously: the daemon's database work is short,
+ * batched statements between HTTP rounds, and a blocking call keeps the
+ * code readable.  A connection that breaks (server restart, failover) is
+ * detected on the failed statement and reopened by db_ensure(); callers
+ * treat the failure like any other transient one and back off. */
+#include "db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+struct db {
+    PGconn *conn;
+    char *conninfo;
+    char *what;           /* "state database", "source database" */
+    bool broken;
+};
+
+/* Stable text output for dates, numbers and times, whatever the server's
+ * or the role's defaults are. */
+static const char *SQL_SESSION =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
+    "SET IntervalStyle = 'iso_8601'; SET client_encoding = 'UTF8'";
+
+static void notice_quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;   /* NOTICEs (e.g. "schema already exists") are not operator news */
+}
+
+static int connect_now(db *d, struct err *e)
+{
+    PGresult *r;
+
+    if (d->conn)
+        PQfinish(d->conn);
+    d->conn = PQconnectdb(d->conninfo);
+    if (PQstatus(d->conn) != CONNECTION_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        d->broken = true;
+        return err_set(e, -EIO, "cannot connect to the %s: %s", d->what, msg);
+    }
+    PQsetNoticeProcessor(d->conn, notice_quiet, NULL);
+    r = PQexec(d->conn, SQL_SESSION);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        err_set(e, -EIO, "%s: session settings: %s", d->what, PQresultErrorMessage(r));
+        PQclear(r);
+        d->broken = true;
+        return e ? e->code : -EIO;
+    }
+    PQclear(r);
+    d->broken = false;
+    return 0;
+}
+
+int db_open(db **out, const char *conninfo, const char *what, struct err *e)
+{
+    db *d = xcalloc(1, sizeof *d);
+    d->conninfo = xstrdup(conninfo ? conninfo : "");
+    d->what = xstrdup(what);
+    *out = d;
+    return connect_now(d, e);
+}
+
+void db_close(db *d)
+{
+    if (!d)
+        return;
+    if (d->conn)
+        PQfinish(d->conn);
+    free(d->conninfo);
+    free(d->what);
+    free(d);
+}
+
+PGconn *db_conn(db *d) { return d->conn; }
+bool db_broken(const db *d) { return d->broken || !d->conn || PQstatus(d->conn) != CONNECTION_OK; }
+
+int db_ensure(db *d, struct err *e)
+{
+    if (!db_broken(d))
+        return 0;
+    return connect_now(d, e);
+}
+
+static int fail(db *d, const char *what, PGresult *r, struct err *e)
+{
+    char msg[400];
+    const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn);
+    snprintf(msg, sizeof msg, "%s", m && *m ? m : "no answer");
+    msg[strcspn(msg, "\n")] = '\0';
+    if (PQstatus(d->conn) != CONNECTION_OK)
+        d->broken = true;
+    return err_set(e, -EIO, "%s: %s", what, msg);
+}
+
+int db_exec(db *d, const char *what, const char *sql, int nparams,
+            const char *const *params, PGresult **res, struct err *e)
+{
+    PGresult *r;
+    ExecStatusType st;
+
+    if (res)
+        *res = NULL;
+    if (db_broken(d))
+        return err_set(e, -EIO, "%s: the %s connection is down", what, d->what);
+    r = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = fail(d, what, r, e);
+        PQclear(r);
+        return rc;
+    }
+    if (res)
+        *res = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+int db_begin(db *d, struct err *e)
+{
+    return db_exec(d, "begin transaction", "BEGIN", 0, NULL, NULL, e);
+}
+
+int db_commit(db *d, struct err *e)
+{
+    return db_exec(d, "commit", "COMMIT", 0, NULL, NULL, e);
+}
+
+void db_rollback(db *d)
+{
+    if (!db_broken(d))
+        PQclear(PQexec(d->conn, "ROLLBACK"));
+}
+
+static const char *SQL_SCHEMA_VERSION =
+    "SELECT max(version) FROM epsync.schema_version";
+
+int db_check_schema(db *d, struct err *e)
+{
+    PGresult *r = NULL;
+    int rc, v;
+
+    rc = db_exec(d, "read schema version",
+                 "SELECT to_regclass('epsync.schema_version') IS NOT NULL", 0, NULL, &r, e);
+    if (rc < 0)
+        return rc;
+    bool present = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!present)
+        return err_set(e, -ENOENT, "the state schema is missing: run `epsync migrate`");
+    if ((rc = db_exec(d, "read schema version", SQL_SCHEMA_VERSION, 0, NULL, &r, e)) < 0)
+        return rc;
+    v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (v < DB_SCHEMA_VERSION)
+        return err_set(e, -ESTALE,
+                       "the state schema is at version %d, this epsync needs %d: run `epsync migrate`",
+                       v, DB_SCHEMA_VERSION);
+    if (v > DB_SCHEMA_VERSION)
+        return err_set(e, -EPROTO,
+                       "the state schema is at version %d, newer than this epsync (%d): "
+                       "run a newer epsync, or restore the matching binary",
+                       v, DB_SCHEMA_VERSION);
+    return 0;
+}
+
+void db_array_add(struct buf *b, const char *value)
+{
+    buf_putc(b, b->len ? ',' : '{');
+    if (!value) {
+        buf_puts(b, "NULL");
+        return;
+    }
+    buf_putc(b, '"');
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_putc(b, '\\');
+        buf_putc(b, *p);
+    }
+    buf_putc(b, '"');
+}
+
+void db_array_end(struct buf *b)
+{
+    if (!b->len)
+        buf_putc(b, '{');
+    buf_putc(b, '}');
+}

@@ -1,1 +1,124 @@
-/* canon.c - not yet written */
+/* canon.c - canonical JSON and revision hashes (see canon.h).
+ *
+ * The revision must not change unless a field does: key order, json-c's
+ * own escaping choices (it escapes '/' and non-ASCII on request) and the
+ * spelling of numbers must not leak into it.  So keys are sorted by
+ * bytes, strings carry only the escapes RFC 8259 requires, and numbers
+ * keep the text they were parsed from (json-c keeps it for doubles:
+ * "1000.00" stays "1000.00", not 1000). */
+#include "canon.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sign.h"
+
+static void put_string(struct buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_putc(out, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
+        else if (c < 0x20) {
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            esc = u;
+        }
+        if (esc) {
+            buf_append(out, s + start, i - start);
+            buf_puts(out, esc);
+            start = i + 1;
+        }
+    }
+    buf_append(out, s + start, len - start);
+    buf_putc(out, '"');
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void put_object(struct buf *out, struct json_object *obj)
+{
+    size_t n = (size_t)json_object_object_length(obj), i = 0;
+    const char **keys = xcalloc(n ? n : 1, sizeof *keys);
+    json_object_object_foreach(obj, k, v) {
+        (void)v;
+        keys[i++] = k;
+    }
+    qsort(keys, n, sizeof *keys, cmp_keys);
+    buf_putc(out, '{');
+    for (i = 0; i < n; i++) {
+        if (i)
+            buf_putc(out, ',');
+        put_string(out, keys[i], strlen(keys[i]));
+        buf_putc(out, ':');
+        canon_json(out, json_object_object_get(obj, keys[i]));
+    }
+    buf_putc(out, '}');
+    free(keys);
+}
+
+void canon_json(struct buf *out, struct json_object *obj)
+{
+    switch (json_object_get_type(obj)) {
+    case json_type_null:
+        buf_puts(out, "null");
+        break;
+    case json_type_boolean:
+        buf_puts(out, json_object_get_boolean(obj) ? "true" : "false");
+        break;
+    case json_type_int:
+    case json_type_double:
+        /* The text the number was parsed from (or json-c's own rendering
+         * of a number built in memory). */
+        buf_puts(out, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+        break;
+    case json_type_string:
+        put_string(out, json_object_get_string(obj), (size_t)json_object_get_string_len(obj));
+        break;
+    case json_type_array: {
+        size_t n = json_object_array_length(obj);
+        buf_putc(out, '[');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                buf_putc(out, ',');
+            canon_json(out, json_object_array_get_idx(obj, i));
+        }
+        buf_putc(out, ']');
+        break;
+    }
+    case json_type_object:
+        put_object(out, obj);
+        break;
+    }
+}
+
+void canon_revision(struct json_object *fields, char out[65])
+{
+    struct buf b = BUF_INIT;
+    canon_json(&b, fields);
+    sign_sha256_hex(buf_str(&b), b.len, out);
+    buf_free(&b);
+}

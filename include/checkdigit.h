@@ -18,5 +18,8 @@ char checkdigit_idno(const char *first17);
 bool checkdigit_idno_valid(const char *id);
 /* Birth date of a valid ID number, DATE_NONE otherwise. */
 date_t checkdigit_idno_birth(const char *id);
+/* Does a party_id_type value name the resident ID card (NULL or "" count
+ * as yes: the resident ID is the default)? */
+bool checkdigit_is_resident_id_type(const char *id_type);
 
 #endif

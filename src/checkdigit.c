@@ -88,3 +88,20 @@ date_t checkdigit_idno_birth(const char *id)
 {
     return checkdigit_idno_valid(id) ? birth_digits(id) : DATE_NONE;
 }
+
+/* Spellings of the resident ID card type seen in case systems: the
+ * Chinese names, the numeric codes "1" and "111" (the credit data
+ * standards' code for 居民身份证) and our own English name. */
+static const char *const resident_id_types[] = {
+    "身份证", "居民身份证", "1", "111", "resident_id",
+};
+
+bool checkdigit_is_resident_id_type(const char *id_type)
+{
+    if (!id_type || !*id_type)
+        return true;
+    for (size_t i = 0; i < sizeof resident_id_types / sizeof *resident_id_types; i++)
+        if (!strcmp(id_type, resident_id_types[i]))
+            return true;
+    return false;
+}

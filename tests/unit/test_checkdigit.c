@@ -82,11 +82,25 @@ TEST(idno_rejects_bad_numbers)
     CHECK_INT(checkdigit_idno_birth("130102199001011238"), DATE_NONE);
 }
 
+TEST(resident_id_type_spellings)
+{
+    CHECK(checkdigit_is_resident_id_type(NULL));
+    CHECK(checkdigit_is_resident_id_type(""));
+    CHECK(checkdigit_is_resident_id_type("身份证"));
+    CHECK(checkdigit_is_resident_id_type("居民身份证"));
+    CHECK(checkdigit_is_resident_id_type("1"));
+    CHECK(checkdigit_is_resident_id_type("resident_id"));
+    CHECK(!checkdigit_is_resident_id_type("护照"));
+    CHECK(!checkdigit_is_resident_id_type("passport"));
+    CHECK(!checkdigit_is_resident_id_type("2"));
+}
+
 int main(void)
 {
     RUN(uscc_check_character_by_hand);
     RUN(uscc_rejects_bad_codes);
     RUN(idno_check_character_by_hand);
     RUN(idno_rejects_bad_numbers);
+    RUN(resident_id_type_spellings);
     return tap_done();
 }

@@ -69,7 +69,7 @@ CREATE TABLE epsync.deliveries (
     PRIMARY KEY (decision_id, target)
 );
 -- The claim query walks this index only: rows with something to do.
-CREATE INDEX deliveries_due ON epsync.deliveries (next_attempt_at)
+CREATE INDEX deliveries_due ON epsync.deliveries (target, next_attempt_at)
     WHERE state IN ('pending', 'retry', 'withdraw_pending');
 CREATE INDEX deliveries_target_state ON epsync.deliveries (target, state);
 CREATE INDEX deliveries_expiry ON epsync.deliveries (expires_on) WHERE state = 'published';

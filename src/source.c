@@ -1,1 +1,774 @@
-/* source.c - not yet written */
+/* source.c - see source.h.
+ *
+ * The row is read as one jsonb value (to_jsonb of the relation's row) so
+ * that any column the DBA adds travels as a field, with the database's
+ * own text for numbers and dates.  The revision is computed over that
+ * object minus updated_at and state: touching updated_at or revoking does
+ * not make a new revision, changing any field does.
+ *
+ * Per changed row and target the wanted outcome is decided here
+ * (plan_target) and written with the row locked, so the engine, which
+ * finishes requests against the same rows, always sees a consistent
+ * "what is wanted" and converges to it. */
+#include "source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "canon.h"
+#include "date.h"
+#include "log.h"
+#include "mask.h"
+#include "publicity.h"
+#include "validate.h"
+
+#define PAGE_ROWS 500
+#define DETECTOR_LOCK_KEY "7245310002"
+
+struct source {
+    const struct config *cfg;
+    db *src;
+    db *state;
+    char *relation;      /* quoted identifier(s) */
+    bool listening;
+    bool locked;
+};
+
+/* One source row, as far as detection needs it. */
+struct row {
+    char *id;
+    char *updated_at;          /* UTC text, the keyset position */
+    char *state;               /* final | revoked | other */
+    int kind;                  /* enum kind, -1 unknown */
+    date_t decided_on;
+    bool confidential;
+    char revision[65];
+    json_object *fields;       /* raw, then masked in place */
+    const char *exclude;       /* why never published, NULL */
+    json_object *reasons;      /* validation failures (array) */
+};
+
+/* What the state database holds for a (decision, target). */
+struct have {
+    bool exists;
+    char state[24];
+    bool published;            /* platform holds a revision */
+    char published_revision[65];
+    bool want_withdraw;
+};
+
+static const char *SQL_PAGE_FMT =
+    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "       r.decision_id::text, (to_jsonb(r) - 'updated_at')::text "
+    "FROM %s r "
+    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "500";
+
+static const char *SQL_BY_ID_FMT =
+    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "       r.decision_id::text, (to_jsonb(r) - 'updated_at')::text "
+    "FROM %s r WHERE r.decision_id::text = ANY($1::text[])";
+
+static const char *SQL_KNOWN =
+    "SELECT decision_id, revision, src_state, recheck FROM epsync.decisions "
+    "WHERE decision_id = ANY($1::text[])";
+
+static const char *SQL_UPSERT_DECISIONS =
+    "INSERT INTO epsync.decisions AS d (decision_id, kind, decided_on, src_state, confidential, "
+    "  revision, fields, src_updated_at, exclude_reason, invalid_reasons) "
+    "SELECT u.id, u.kind, u.decided_on, u.st, u.conf, u.rev, u.fields::jsonb, u.upd, u.excl, "
+    "  CASE WHEN u.reasons IS NULL THEN NULL "
+    "       ELSE ARRAY(SELECT jsonb_array_elements_text(u.reasons::jsonb)) END "
+    "FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::boolean[], $6::text[], "
+    "  $7::text[], $8::timestamptz[], $9::text[], $10::text[]) "
+    "  AS u(id, kind, decided_on, st, conf, rev, fields, upd, excl, reasons) "
+    "ON CONFLICT (decision_id) DO UPDATE SET kind = EXCLUDED.kind, "
+    "  decided_on = EXCLUDED.decided_on, src_state = EXCLUDED.src_state, "
+    "  confidential = EXCLUDED.confidential, revision = EXCLUDED.revision, "
+    "  fields = EXCLUDED.fields, src_updated_at = EXCLUDED.src_updated_at, "
+    "  exclude_reason = EXCLUDED.exclude_reason, invalid_reasons = EXCLUDED.invalid_reasons, "
+    "  changed_at = now(), seen_at = now(), missing_since = NULL, recheck = false";
+
+static const char *SQL_LOCK_DELIVERIES =
+    "SELECT decision_id, target, state, published_revision, want_withdraw "
+    "FROM epsync.deliveries WHERE decision_id = ANY($1::text[]) "
+    "ORDER BY decision_id, target FOR UPDATE";
+
+static const char *SQL_UPSERT_DELIVERIES =
+    "INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision, "
+    "  want_withdraw, withdraw_type, withdraw_reason, reason, next_attempt_at) "
+    "SELECT u.id, u.target, u.state, u.rev, u.ww, u.wt, u.wr, u.reason, now() "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], "
+    "  $7::text[], $8::text[]) AS u(id, target, state, rev, ww, wt, wr, reason) "
+    "ON CONFLICT (decision_id, target) DO UPDATE SET state = EXCLUDED.state, "
+    "  want_revision = EXCLUDED.want_revision, want_withdraw = EXCLUDED.want_withdraw, "
+    "  withdraw_type = EXCLUDED.withdraw_type, withdraw_reason = EXCLUDED.withdraw_reason, "
+    "  reason = EXCLUDED.reason, attempts = 0, next_attempt_at = now(), updated_at = now()";
+
+static const char *SQL_SEEN =
+    "UPDATE epsync.decisions SET seen_at = $2::timestamptz, missing_since = NULL "
+    "WHERE decision_id = ANY($1::text[])";
+
+static const char *SQL_MISSING =
+    "UPDATE epsync.decisions d SET missing_since = now() "
+    "WHERE seen_at < $1::timestamptz AND missing_since IS NULL "
+    "  AND EXISTS (SELECT 1 FROM epsync.deliveries x WHERE x.decision_id = d.decision_id "
+    "              AND x.published_revision IS NOT NULL) "
+    "RETURNING decision_id";
+
+static const char *SQL_WATERMARK =
+    "SELECT to_char(high_updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "  to_char((high_updated_at - $2::interval) AT TIME ZONE 'UTC', "
+    "          'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM epsync.watermarks WHERE relation = $1";
+
+static const char *SQL_SET_WATERMARK =
+    "INSERT INTO epsync.watermarks (relation, high_updated_at, last_poll_at, last_reconcile_at) "
+    "VALUES ($1, $2::timestamptz, now(), CASE WHEN $3::boolean THEN now() END) "
+    "ON CONFLICT (relation) DO UPDATE SET "
+    "  high_updated_at = GREATEST(epsync.watermarks.high_updated_at, EXCLUDED.high_updated_at), "
+    "  last_poll_at = now(), last_reconcile_at = CASE WHEN $3::boolean THEN now() "
+    "    ELSE epsync.watermarks.last_reconcile_at END";
+
+static const char *SQL_RECHECK =
+    "SELECT decision_id FROM epsync.decisions WHERE recheck LIMIT 500";
+
+/* ------------------------------------------------------------------ */
+
+static char *quote_relation(PGconn *c, const char *rel)
+{
+    struct buf b = BUF_INIT;
+    const char *dot = strchr(rel, '.');
+    char *part;
+
+    if (dot) {
+        char *schema = xstrndup(rel, (size_t)(dot - rel));
+        part = PQescapeIdentifier(c, schema, strlen(schema));
+        free(schema);
+        if (!part)
+            return NULL;
+        buf_printf(&b, "%s.", part);
+        PQfreemem(part);
+        rel = dot + 1;
+    }
+    part = PQescapeIdentifier(c, rel, strlen(rel));
+    if (!part) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_puts(&b, part);
+    PQfreemem(part);
+    return buf_steal(&b);
+}
+
+static int listen_channel(source *s, struct err *e)
+{
+    const char *ch = s->cfg->poll.notify_channel;
+    PGconn *c = db_conn(s->src);
+    char *q;
+    PGresult *r;
+
+    s->listening = false;
+    if (!ch || !*ch)
+        return 0;
+    if (!(q = PQescapeIdentifier(c, ch, strlen(ch))))
+        return err_set(e, -EINVAL, "notify_channel: %s", PQerrorMessage(c));
+    struct buf sql = BUF_INIT;
+    buf_printf(&sql, "LISTEN %s", q);      /* an identifier cannot be a $ parameter */
+    PQfreemem(q);
+    r = PQexec(c, sql.data);
+    buf_free(&sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        err_set(e, -EIO, "LISTEN %s: %s", ch, PQresultErrorMessage(r));
+        PQclear(r);
+        return -EIO;
+    }
+    PQclear(r);
+    s->listening = true;
+    return 0;
+}
+
+int source_open(source **out, const struct config *cfg, db *state, struct err *e)
+{
+    source *s = xcalloc(1, sizeof *s);
+    int rc;
+
+    s->cfg = cfg;
+    s->state = state;
+    *out = s;
+    if ((rc = db_open(&s->src, cfg->database.source, "source database", e)) < 0)
+        return rc;
+    if (!(s->relation = quote_relation(db_conn(s->src), cfg->database.source_relation)))
+        return err_set(e, -EINVAL, "database.source_relation: cannot quote '%s'",
+                       cfg->database.source_relation);
+    return listen_channel(s, e);
+}
+
+void source_free(source *s)
+{
+    if (!s)
+        return;
+    db_close(s->src);
+    free(s->relation);
+    free(s);
+}
+
+void source_set_config(source *s, const struct config *cfg)
+{
+    s->cfg = cfg;
+}
+
+int source_ensure(source *s, struct err *e)
+{
+    int rc;
+    if (!db_broken(s->src))
+        return 0;
+    if ((rc = db_ensure(s->src, e)) < 0)
+        return rc;
+    log_notice("source database reconnected");
+    return listen_channel(s, e);
+}
+
+bool source_try_lock(source *s, struct err *e)
+{
+    PGresult *r = NULL;
+    const char *p[1] = { DETECTOR_LOCK_KEY };
+
+    if (s->locked && !db_broken(s->state))
+        return true;
+    s->locked = false;
+    if (db_exec(s->state, "take the detector lock", "SELECT pg_try_advisory_lock($1::bigint)",
+                1, p, &r, e) < 0)
+        return false;
+    s->locked = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (s->locked)
+        log_info("this process is the change detector");
+    return s->locked;
+}
+
+int source_fd(source *s)
+{
+    return s->listening && !db_broken(s->src) ? PQsocket(db_conn(s->src)) : -1;
+}
+
+bool source_notified(source *s)
+{
+    PGconn *c = db_conn(s->src);
+    PGnotify *n;
+    bool any = false;
+
+    if (!s->listening || db_broken(s->src))
+        return false;
+    if (!PQconsumeInput(c)) {
+        db_rollback(s->src);    /* marks nothing; the next statement detects the break */
+        return false;
+    }
+    while ((n = PQnotifies(c))) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void row_clear(struct row *r)
+{
+    free(r->id);
+    free(r->updated_at);
+    free(r->state);
+    json_object_put(r->fields);
+    json_object_put(r->reasons);
+    memset(r, 0, sizeof *r);
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Parse one source row; a row that cannot be used is reported and skipped. */
+static int row_parse(struct row *r, const char *upd, const char *id, const char *json,
+                     date_t today, const struct config *cfg)
+{
+    json_object *v;
+    const char *s;
+
+    memset(r, 0, sizeof *r);
+    r->id = xstrdup(id);
+    r->updated_at = xstrdup(upd);
+    if (!(r->fields = json_tokener_parse(json)) || !json_object_is_type(r->fields, json_type_object))
+        return -1;
+    s = str_field(r->fields, "state");
+    r->state = xstrdup(s ? s : "");
+    json_object_object_del(r->fields, "state");
+    canon_revision(r->fields, r->revision);
+
+    s = str_field(r->fields, "kind");
+    r->kind = s ? kind_parse(s) : -1;
+    s = str_field(r->fields, "decided_on");
+    if (!s || date_parse(s, &r->decided_on) < 0)
+        r->decided_on = DATE_NONE;
+    r->confidential = json_object_object_get_ex(r->fields, "confidential", &v)
+                      && json_object_get_boolean(v);
+    r->reasons = json_object_new_array();
+    if (r->kind < 0)
+        json_object_array_add(r->reasons, json_object_new_string(
+            "kind: not one of penalty, license, inspection, coercion, levy, other"));
+    else
+        validate_decision(r->fields, (enum kind)r->kind, r->decided_on, today, r->reasons);
+
+    if (r->confidential)
+        r->exclude = "confidential";
+    else if (r->decided_on != DATE_NONE && mask_is_minor(r->fields, r->decided_on))
+        r->exclude = "minor";
+    else if (r->kind >= 0 && cfg->publicity.skip_warning_only
+             && publicity_warning_only(r->fields, (enum kind)r->kind))
+        r->exclude = "warning_only";
+    mask_fields(r->fields);
+    return 0;
+}
+
+/* The wanted outcome for one (decision, target); false when nothing changes. */
+struct plan {
+    const char *state;
+    bool want_withdraw;
+    const char *withdraw_type;
+    const char *withdraw_reason;
+    char reason[2048];
+};
+
+static bool plan_target(const struct row *r, const struct target_cfg *t, const struct have *h,
+                        struct plan *p)
+{
+    bool revoked = strcmp(r->state, "revoked") == 0;
+    bool routed = r->kind >= 0 && (t->kinds & (1u << r->kind));
+    const char *exclude = r->exclude ? r->exclude : routed ? NULL : "kind not routed to this target";
+    size_t nreasons = json_object_array_length(r->reasons);
+
+    memset(p, 0, sizeof *p);
+    if (revoked || (exclude && h->published && r->exclude)) {
+        if (h->published) {
+            if (h->want_withdraw)
+                return false;   /* already being taken down */
+            p->state = "withdraw_pending";
+            p->want_withdraw = true;
+            p->withdraw_type = "REVOKED";
+            p->withdraw_reason = revoked ? "decision revoked" : "decision may no longer be published";
+            snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked" : exclude);
+            return true;
+        }
+        if (h->exists && (!strcmp(h->state, "cancelled") || !strcmp(h->state, "withdrawn")))
+            return false;
+        p->state = "cancelled";
+        p->want_withdraw = true;
+        snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked before publication" : exclude);
+        return true;
+    }
+    if (exclude) {
+        p->state = "excluded";
+        snprintf(p->reason, sizeof p->reason, "%s", exclude);
+        return !h->exists || strcmp(h->state, "excluded") != 0;
+    }
+    if (nreasons > 0) {
+        struct buf b = BUF_INIT;
+        for (size_t i = 0; i < nreasons; i++)
+            buf_printf(&b, "%s%s", i ? "; " : "",
+                       json_object_get_string(json_object_array_get_idx(r->reasons, i)));
+        p->state = "invalid";
+        snprintf(p->reason, sizeof p->reason, "%s", buf_str(&b));
+        buf_free(&b);
+        return true;
+    }
+    if (h->published && !h->want_withdraw && !strcmp(h->state, "published")
+        && !strcmp(h->published_revision, r->revision))
+        return false;
+    p->state = "pending";
+    return true;
+}
+
+/* Arrays for the batched statements of one page. */
+enum { D_ID, D_KIND, D_DECIDED, D_STATE, D_CONF, D_REV, D_FIELDS, D_UPD, D_EXCL, D_REASONS, D_N };
+enum { V_ID, V_TARGET, V_STATE, V_REV, V_WW, V_WT, V_WR, V_REASON, V_N };
+
+struct page {
+    struct row rows[PAGE_ROWS];
+    int n;
+    struct buf ids;               /* every id of the page (for seen_at) */
+};
+
+static void page_clear(struct page *pg)
+{
+    for (int i = 0; i < pg->n; i++)
+        row_clear(&pg->rows[i]);
+    pg->n = 0;
+    buf_free(&pg->ids);
+}
+
+static struct have *find_have(PGresult *r, const char *id, const char *target, struct have *h)
+{
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (strcmp(PQgetvalue(r, i, 0), id) || strcmp(PQgetvalue(r, i, 1), target))
+            continue;
+        h->exists = true;
+        snprintf(h->state, sizeof h->state, "%s", PQgetvalue(r, i, 2));
+        h->published = !PQgetisnull(r, i, 3);
+        snprintf(h->published_revision, sizeof h->published_revision, "%s", PQgetvalue(r, i, 3));
+        h->want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
+        break;
+    }
+    return h;
+}
+
+/* Write the changed rows of a page: decisions, deliveries, audit. */
+static int store_changes(source *s, struct row **chg, int n, struct err *e)
+{
+    struct buf d[D_N], v[V_N], ids = BUF_INIT;
+    struct audit_event *ev = NULL;
+    char **details = NULL;
+    size_t nev = 0, evcap = 0;
+    PGresult *locked = NULL;
+    int rc;
+
+    memset(d, 0, sizeof d);
+    memset(v, 0, sizeof v);
+    for (int i = 0; i < n; i++) {
+        struct row *r = chg[i];
+        char dbuf[11];
+        const char *fields = json_object_to_json_string_ext(
+            r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        db_array_add(&ids, r->id);
+        db_array_add(&d[D_ID], r->id);
+        db_array_add(&d[D_KIND], r->kind >= 0 ? kind_name((enum kind)r->kind)
+                                              : str_field(r->fields, "kind") ? str_field(r->fields, "kind") : "");
+        if (r->decided_on != DATE_NONE)
+            date_format(r->decided_on, dbuf);
+        db_array_add(&d[D_DECIDED], r->decided_on != DATE_NONE ? dbuf : NULL);
+        db_array_add(&d[D_STATE], r->state);
+        db_array_add(&d[D_CONF], r->confidential ? "t" : "f");
+        db_array_add(&d[D_REV], r->revision);
+        db_array_add(&d[D_FIELDS], fields);
+        db_array_add(&d[D_UPD], r->updated_at);
+        db_array_add(&d[D_EXCL], r->exclude);
+        db_array_add(&d[D_REASONS], json_object_array_length(r->reasons)
+                                        ? json_object_to_json_string_ext(r->reasons, JSON_C_TO_STRING_PLAIN)
+                                        : NULL);
+    }
+    for (int k = 0; k < D_N; k++)
+        db_array_end(&d[k]);
+    db_array_end(&ids);
+
+    if ((rc = db_begin(s->state, e)) < 0)
+        goto out;
+    const char *dp[D_N];
+    for (int k = 0; k < D_N; k++)
+        dp[k] = d[k].data;
+    if ((rc = db_exec(s->state, "store decisions", SQL_UPSERT_DECISIONS, D_N, dp, NULL, e)) < 0)
+        goto fail;
+    const char *lp[1] = { ids.data };
+    if ((rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
+        goto fail;
+
+    evcap = (size_t)n * (s->cfg->ntargets + 1);
+    ev = xcalloc(evcap, sizeof *ev);
+    details = xcalloc(evcap, sizeof *details);
+    for (int i = 0; i < n; i++) {
+        struct row *r = chg[i];
+        int nchanged = 0;
+        for (size_t t = 0; t < s->cfg->ntargets; t++) {
+            const struct target_cfg *tc = &s->cfg->targets[t];
+            struct have h;
+            struct plan p;
+            if (!tc->enabled)
+                continue;
+            find_have(locked, r->id, tc->name, &h);
+            if (!plan_target(r, tc, &h, &p))
+                continue;
+            nchanged++;
+            db_array_add(&v[V_ID], r->id);
+            db_array_add(&v[V_TARGET], tc->name);
+            db_array_add(&v[V_STATE], p.state);
+            db_array_add(&v[V_REV], r->revision);
+            db_array_add(&v[V_WW], p.want_withdraw ? "t" : "f");
+            db_array_add(&v[V_WT], p.withdraw_type);
+            db_array_add(&v[V_WR], p.withdraw_reason);
+            db_array_add(&v[V_REASON], p.reason[0] ? p.reason : NULL);
+            struct buf det = BUF_INIT;
+            buf_printf(&det, "%s->%s", h.exists ? h.state : "new", p.state);
+            details[nev] = buf_steal(&det);
+            ev[nev] = (struct audit_event){
+                .actor = "daemon", .decision_id = r->id, .target = tc->name,
+                .operation = "state", .latency_ms = -1, .detail = details[nev],
+                .message = p.reason[0] ? xstrdup(p.reason) : NULL,
+            };
+            nev++;
+            if (!strcmp(p.state, "invalid"))
+                log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
+                            KVI("reasons", json_object_array_length(r->reasons)));
+            else if (!strcmp(p.state, "withdraw_pending"))
+                log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
+                         KV("reason", p.reason));
+        }
+        struct buf det = BUF_INIT;
+        buf_printf(&det, "state=%s revision=%.12s targets_changed=%d", r->state, r->revision,
+                   nchanged);
+        details[nev] = buf_steal(&det);
+        ev[nev] = (struct audit_event){
+            .actor = "daemon", .decision_id = r->id, .operation = "detect",
+            .latency_ms = -1, .detail = details[nev],
+        };
+        nev++;
+    }
+
+    if (v[V_ID].len) {
+        const char *vp[V_N];
+        for (int k = 0; k < V_N; k++) {
+            db_array_end(&v[k]);
+            vp[k] = v[k].data;
+        }
+        if ((rc = db_exec(s->state, "store deliveries", SQL_UPSERT_DELIVERIES, V_N, vp, NULL, e)) < 0)
+            goto fail;
+    }
+    if ((rc = audit_append(s->state, ev, nev, e)) < 0)
+        goto fail;
+    if (v[V_ID].len && (rc = db_exec(s->state, "wake deliverers", "SELECT pg_notify('epsync_wake', '')",
+                                     0, NULL, NULL, e)) < 0)
+        goto fail;
+    rc = db_commit(s->state, e);
+    goto out;
+fail:
+    db_rollback(s->state);
+out:
+    PQclear(locked);
+    for (size_t k = 0; k < nev; k++) {
+        free(details[k]);
+        free((char *)ev[k].message);
+    }
+    free(details);
+    free(ev);
+    for (int k = 0; k < D_N; k++)
+        buf_free(&d[k]);
+    for (int k = 0; k < V_N; k++)
+        buf_free(&v[k]);
+    buf_free(&ids);
+    return rc;
+}
+
+/* Decide which rows of a page changed, and store those. */
+static int process_page(source *s, struct page *pg, bool force, struct source_stats *st,
+                        struct err *e)
+{
+    PGresult *known = NULL;
+    struct row *chg[PAGE_ROWS];
+    int nchg = 0, rc;
+
+    db_array_end(&pg->ids);
+    const char *p[1] = { pg->ids.data };
+    if ((rc = db_exec(s->state, "read known decisions", SQL_KNOWN, 1, p, &known, e)) < 0)
+        return rc;
+    for (int i = 0; i < pg->n; i++) {
+        struct row *r = &pg->rows[i];
+        bool final = !strcmp(r->state, "final"), revoked = !strcmp(r->state, "revoked");
+        int k;
+        st->scanned++;
+        for (k = 0; k < PQntuples(known); k++)
+            if (!strcmp(PQgetvalue(known, k, 0), r->id))
+                break;
+        bool is_known = k < PQntuples(known);
+        if (!final && !revoked)
+            continue;   /* drafts and the like are not ours */
+        if (is_known && !force && PQgetvalue(known, k, 3)[0] != 't'
+            && !strcmp(PQgetvalue(known, k, 1), r->revision)
+            && !strcmp(PQgetvalue(known, k, 2), r->state))
+            continue;
+        chg[nchg++] = r;
+        if (json_object_array_length(r->reasons))
+            st->invalid++;
+    }
+    PQclear(known);
+    st->changed += nchg;
+    return nchg ? store_changes(s, chg, nchg, e) : 0;
+}
+
+static int read_page(source *s, PGresult *res, struct page *pg, int64_t now_ms)
+{
+    date_t today = date_cst(now_ms);
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct row *r = &pg->rows[pg->n];
+        const char *id = PQgetvalue(res, i, 1);
+        db_array_add(&pg->ids, id);
+        if (PQgetisnull(res, i, 0)) {
+            log_warning("source row without updated_at skipped", KV("decision", id));
+            continue;
+        }
+        if (row_parse(r, PQgetvalue(res, i, 0), id, PQgetvalue(res, i, 2), today, s->cfg) < 0) {
+            log_error("source row unreadable, skipped", KV("decision", id));
+            row_clear(r);
+            continue;
+        }
+        pg->n++;
+    }
+    return PQntuples(res);
+}
+
+static int mark_seen(source *s, struct page *pg, const char *scan_start, struct err *e)
+{
+    const char *p[2] = { pg->ids.data, scan_start };
+    return db_exec(s->state, "mark decisions seen", SQL_SEEN, 2, p, NULL, e);
+}
+
+static int flag_missing(source *s, const char *scan_start, struct source_stats *st, struct err *e)
+{
+    PGresult *r = NULL;
+    const char *p[1] = { scan_start };
+    int rc;
+
+    if ((rc = db_begin(s->state, e)) < 0)
+        return rc;
+    if ((rc = db_exec(s->state, "flag missing decisions", SQL_MISSING, 1, p, &r, e)) < 0)
+        goto fail;
+    int n = PQntuples(r);
+    struct audit_event *ev = xcalloc((size_t)n + 1, sizeof *ev);
+    for (int i = 0; i < n; i++) {
+        ev[i] = (struct audit_event){ .actor = "daemon", .decision_id = PQgetvalue(r, i, 0),
+                                      .operation = "missing", .latency_ms = -1,
+                                      .detail = "published decision no longer in the source" };
+        log_error("published decision missing from source", KV("decision", PQgetvalue(r, i, 0)));
+    }
+    rc = audit_append(s->state, ev, (size_t)n, e);
+    free(ev);
+    PQclear(r);
+    if (rc < 0)
+        goto fail;
+    st->missing += n;
+    return db_commit(s->state, e);
+fail:
+    PQclear(r);
+    db_rollback(s->state);
+    return rc;
+}
+
+static int recheck_flagged(source *s, int64_t now_ms, struct source_stats *st, struct err *e)
+{
+    PGresult *ids = NULL, *res = NULL;
+    struct buf arr = BUF_INIT, sql = BUF_INIT;
+    struct page *pg = NULL;
+    int rc;
+
+    if ((rc = db_exec(s->state, "read decisions to recheck", SQL_RECHECK, 0, NULL, &ids, e)) < 0)
+        return rc;
+    if (PQntuples(ids) == 0)
+        goto out;
+    for (int i = 0; i < PQntuples(ids); i++)
+        db_array_add(&arr, PQgetvalue(ids, i, 0));
+    db_array_end(&arr);
+    buf_printf(&sql, SQL_BY_ID_FMT, s->relation);
+    const char *p[1] = { arr.data };
+    if ((rc = db_exec(s->src, "read rows to recheck", sql.data, 1, p, &res, e)) < 0)
+        goto out;
+    pg = xcalloc(1, sizeof *pg);
+    read_page(s, res, pg, now_ms);
+    rc = process_page(s, pg, true, st, e);
+    if (rc == 0) {
+        /* Rows no longer in the source: clear the flag so they are not re-read forever. */
+        rc = db_exec(s->state, "clear recheck",
+                     "UPDATE epsync.decisions SET recheck = false WHERE decision_id = ANY($1::text[])",
+                     1, p, NULL, e);
+    }
+out:
+    if (pg)
+        page_clear(pg);
+    free(pg);
+    PQclear(ids);
+    PQclear(res);
+    buf_free(&arr);
+    buf_free(&sql);
+    return rc;
+}
+
+int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                struct err *e)
+{
+    char after_upd[40] = "-infinity", after_id[1] = "", high[40] = "", scan_start[40];
+    char *last_id = NULL;
+    char overlap[32];
+    struct buf sql = BUF_INIT;
+    struct page *pg = xcalloc(1, sizeof *pg);
+    PGresult *r = NULL;
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    snprintf(overlap, sizeof overlap, "%lld milliseconds", (long long)s->cfg->poll.overlap_ms);
+    {
+        const char *p[2] = { s->cfg->database.source_relation, overlap };
+        if ((rc = db_exec(s->state, "read the watermark", SQL_WATERMARK, 2, p, &r, e)) < 0)
+            goto out;
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+            snprintf(high, sizeof high, "%s", PQgetvalue(r, 0, 0));
+            if (!reconcile)
+                snprintf(after_upd, sizeof after_upd, "%s", PQgetvalue(r, 0, 1));
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if ((rc = db_exec(s->state, "read the clock",
+                      "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+                      0, NULL, &r, e)) < 0)
+        goto out;
+    snprintf(scan_start, sizeof scan_start, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+
+    buf_printf(&sql, SQL_PAGE_FMT, s->relation);
+    last_id = xstrdup(after_id);
+    for (;;) {
+        const char *p[2] = { after_upd, last_id };
+        if ((rc = db_exec(s->src, "read the source", sql.data, 2, p, &r, e)) < 0)
+            goto out;
+        int rows = read_page(s, r, pg, now_ms);
+        if (rows > 0) {
+            snprintf(after_upd, sizeof after_upd, "%s", PQgetvalue(r, rows - 1, 0));
+            free(last_id);
+            last_id = xstrdup(PQgetvalue(r, rows - 1, 1));
+            if (strcmp(after_upd, high) > 0)
+                snprintf(high, sizeof high, "%s", after_upd);
+        }
+        PQclear(r);
+        r = NULL;
+        if (rows == 0)
+            break;
+        if ((rc = process_page(s, pg, false, st, e)) < 0)
+            goto out;
+        if (reconcile && (rc = mark_seen(s, pg, scan_start, e)) < 0)
+            goto out;
+        page_clear(pg);
+        if (rows < PAGE_ROWS)
+            break;
+    }
+    if (reconcile && (rc = flag_missing(s, scan_start, st, e)) < 0)
+        goto out;
+    if ((rc = recheck_flagged(s, now_ms, st, e)) < 0)
+        goto out;
+    {
+        const char *p[3] = { s->cfg->database.source_relation, high[0] ? high : NULL,
+                             reconcile ? "t" : "f" };
+        rc = db_exec(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
+    }
+out:
+    PQclear(r);
+    page_clear(pg);
+    free(pg);
+    free(last_id);
+    buf_free(&sql);
+    return rc;
+}

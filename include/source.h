@@ -1,0 +1,50 @@
+/* source.h - change detection over the source relation (SPEC §4).
+ *
+ * Reads the relation in pages keyed by (updated_at, decision_id), from
+ * the watermark minus the overlap window (or from the start on a
+ * reconcile), computes each row's revision, and for rows whose revision or
+ * state changed: validates, masks, stores the decision and sets what is
+ * due at each target — all in one state-database transaction per page,
+ * with its audit events.  Only one process detects at a time: the caller
+ * holds the detector lock (source_try_lock). */
+#ifndef EPSYNC_SOURCE_H
+#define EPSYNC_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+typedef struct source source;
+
+struct source_stats {
+    long scanned;       /* rows read */
+    long changed;       /* rows with a new revision or state */
+    long invalid;       /* of which failed validation */
+    long missing;       /* decisions found missing (reconcile) */
+};
+
+/* Connect to the source database (and LISTEN when configured). */
+int source_open(source **out, const struct config *cfg, db *state, struct err *e);
+void source_free(source *s);
+/* Take a new configuration (same source database). */
+void source_set_config(source *s, const struct config *cfg);
+
+/* Session advisory lock on the state database: true when this process is
+ * the detector.  Released when the connection goes. */
+bool source_try_lock(source *s, struct err *e);
+
+/* One pass.  reconcile: read every row and flag decisions that vanished. */
+int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                struct err *e);
+
+/* LISTEN socket of the source connection, -1 when none. */
+int source_fd(source *s);
+/* Consume notifications; true when any arrived. */
+bool source_notified(source *s);
+/* Reconnect the source connection when it broke. */
+int source_ensure(source *s, struct err *e);
+
+#endif

@@ -35,6 +35,7 @@ struct http_resp {
     size_t body_len;
     bool truncated;               /* body was larger than HTTP_BODY_MAX */
     int64_t retry_after_ms;       /* from Retry-After, -1 when absent */
+    char content_type[64];        /* Content-Type of the answer, "" when none */
     char error[256];              /* transport failure in one line, "" when none */
     int64_t latency_ms;
 };

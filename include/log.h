@@ -25,7 +25,9 @@ struct log_kv {
     long long num;
 };
 
-#define KV(k, v)   { (k), (v) ? (v) : "", 0 }
+static inline const char *log_str_(const char *s) { return s ? s : ""; }
+
+#define KV(k, v)   { (k), log_str_(v), 0 }
 #define KVI(k, n)  { (k), NULL, (long long)(n) }
 
 void log_init(enum log_level level, enum log_format format);

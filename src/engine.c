@@ -168,14 +168,6 @@ static int targets_build(struct engine *en, struct config *cfg, struct trt **out
     return 0;
 }
 
-static struct trt *trt_by_name(struct engine *en, const char *name)
-{
-    for (size_t i = 0; i < en->ntr; i++)
-        if (strcmp(en->tr[i].t->name, name) == 0)
-            return &en->tr[i];
-    return NULL;
-}
-
 static void ready_push(struct trt *tr, struct claim *c)
 {
     if (tr->nready == tr->capready) {

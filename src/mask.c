@@ -227,7 +227,8 @@ void mask_fields(struct json_object *fields)
     if ((s = field_text(fields, "party_address")))
         add_needle(&nd, s, strlen(s));
     /* Longest first, so a number that contains another is replaced whole. */
-    qsort(nd.v, nd.n, sizeof *nd.v, longest_first);
+    if (nd.n > 1)
+        qsort(nd.v, nd.n, sizeof *nd.v, longest_first);
 
     /* Keys are collected before deleting: deleting while iterating json-c's
      * table would invalidate the iterator. */

@@ -192,15 +192,16 @@ void adapter_copy_text(char *dst, size_t sz, const char *s)
 void adapter_outcome_set(struct outcome *o, enum outcome_kind kind, const char *code,
                          const char *fmt, ...)
 {
-    char tmp[sizeof o->message];
+    struct buf tmp = BUF_INIT;       /* whole, so the cut below is UTF-8 aware */
     va_list ap;
 
     o->kind = kind;
     adapter_copy_text(o->code, sizeof o->code, code ? code : "");
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    buf_vprintf(&tmp, fmt, ap);
     va_end(ap);
-    adapter_copy_text(o->message, sizeof o->message, tmp);
+    adapter_copy_text(o->message, sizeof o->message, buf_str(&tmp));
+    buf_free(&tmp);
 }
 
 static void describe_body(const struct http_resp *r, char *out, size_t sz)

@@ -95,6 +95,7 @@ struct config {
     } delivery;
 
     int deadline_days[KIND_COUNT];   /* working days per kind */
+    int deadline_default;            /* `deadlines.default`: kinds not named */
 
     char *calendar;             /* path of the holiday calendar */
 

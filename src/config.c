@@ -75,7 +75,7 @@ static const struct key database_keys[] = {
 static const struct key poll_keys[] = {
     { "interval", T_DUR, CO(poll.interval_ms), "5s", 100, HOUR, 0, NULL },
     { "overlap", T_DUR, CO(poll.overlap_ms), "10m", 0, 7 * DAY, 0, NULL },
-    { "reconcile_every", T_DUR, CO(poll.reconcile_every_ms), "24h", MIN, 90 * DAY, 0, NULL },
+    { "reconcile_every", T_DUR, CO(poll.reconcile_every_ms), "24h", SEC, 90 * DAY, 0, NULL },
     { "notify_channel", T_IDENT, CO(poll.notify_channel), "", 0, 0, F_EMPTY_OK, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
@@ -428,7 +428,8 @@ static int node_targets(struct ctx *c, const struct key *k, yaml_node_t *n, char
         struct target_cfg *t = memset(&cfg->targets[cfg->ntargets++], 0, sizeof *cfg->targets);
         t->name = xstrdup(name);
         apply_defaults(c, config_target_keys, (char *)t);
-        /* Which keys are allowed depends on the protocol: read it first. */
+        /* Which keys are allowed depends on the protocol: read it first
+         * (config_target_keys[0] is `protocol`). */
         if (!(pn = lookup(c, m, "protocol")))
             return at(c, m, "%s: missing required key 'protocol' (city or province)", sub);
         if (pn->type != YAML_SCALAR_NODE ||
@@ -457,9 +458,12 @@ static int parse_value(struct ctx *c, const struct key *k, yaml_node_t *n, char 
         return walkers[k->type](c, k, n, base, where);
     if (n->type != YAML_SCALAR_NODE)
         return at(c, n, "%s: expected a single value, got %s", where, node_what(n));
+    const char *s = is_null(n) ? "" : text(n);
     if (is_null(n) && !ti->nullable)
         return at(c, n, "%s: missing value", where);
-    if (ti->parse(c->dir, k, is_null(n) ? "" : text(n), base, why) < 0)
+    if ((k->flags & F_REQUIRED) && ti->owns_string && !*s)
+        return at(c, n, "%s: must not be empty", where);
+    if (ti->parse(c->dir, k, s, base, why) < 0)
         return at(c, n, "%s: %s", where, why);
     return 0;
 }

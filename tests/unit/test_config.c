@@ -341,6 +341,11 @@ static const struct bad bad_files[] = {
     { "missing database", CITY, "@:1:1: missing required key 'database'" },
     { "missing source", "database:\n  state: \"\"\n" CITY,
       "@:2:3: database: missing required key 'source'" },
+    { "empty source", "database:\n  source: \"\"\n" CITY,
+      "@:2:11: database.source: must not be empty" },
+    { "empty client_id", DB "targets:\n  c:\n    protocol: city\n    base_url: https://x\n"
+      "    client_id: ~\n",
+      "@:7:16: targets.c.client_id: must not be empty" },
     { "missing targets", DB, "@:1:1: missing required key 'targets'" },
     { "no target", DB "targets: {}\n",
       "@:3:10: targets: expected a mapping of target names to targets, got none" },

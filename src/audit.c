@@ -121,10 +121,10 @@ int audit_append(db *d, const struct audit_event *ev, size_t n, struct err *e)
 }
 
 static const char *SQL_VERIFY_PAGE =
-    "SELECT seq::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', "
+    "SELECT seq::text AS seq_text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', "
     "  actor, decision_id, target, operation, attempt::text, http_status::text, code, message, "
     "  latency_ms::text, receipt, body_sha256, detail, prev_hash, hash "
-    "FROM epsync.audit WHERE seq > $1::bigint ORDER BY seq LIMIT 5000";
+    "FROM epsync.audit a WHERE a.seq > $1::bigint ORDER BY a.seq LIMIT 5000";
 
 int audit_verify(db *d, FILE *out, struct err *e)
 {

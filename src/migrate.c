@@ -2,12 +2,13 @@
 #include "migrate.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
 
-/* Generated from sql/*.sql by tools/embed.py, sorted by file name. */
+/* Generated from the sql directory by tools/embed.py, sorted by file name. */
 extern const struct { const char *name; const char *text; } epsync_migrations[];
 
 /* Any constant: all epsync processes agree on it. */
@@ -17,10 +18,17 @@ static int current_version(db *d, int *v, struct err *e)
 {
     PGresult *r = NULL;
     int rc = db_exec(d, "read schema version",
-                     "SELECT CASE WHEN to_regclass('epsync.schema_version') IS NULL THEN 0 "
-                     "ELSE (SELECT coalesce(max(version), 0) FROM epsync.schema_version) END",
-                     0, NULL, &r, e);
+                     "SELECT to_regclass('epsync.schema_version') IS NOT NULL", 0, NULL, &r, e);
     if (rc < 0)
+        return rc;
+    bool present = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    *v = 0;
+    if (!present)
+        return 0;
+    if ((rc = db_exec(d, "read schema version",
+                      "SELECT coalesce(max(version), 0) FROM epsync.schema_version", 0, NULL, &r,
+                      e)) < 0)
         return rc;
     *v = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);

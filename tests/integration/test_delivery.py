@@ -1,0 +1,218 @@
+"""Delivery end to end: source -> state -> engine -> adapters -> simulators.
+
+The walking skeleton and SPEC §4/§5 behaviours that need the whole path:
+publication at both targets, no resend of unchanged rows, updates,
+withdrawals, validation, late commits, the reconcile, masking on the wire.
+"""
+
+import datetime
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness as h  # noqa: E402
+
+
+class World:
+    """A PostgreSQL cluster, a case database, both simulators, a config."""
+
+    def __init__(self, faults=None, **overrides):
+        self.tmp = h.make_tmpdir()
+        self.pg = h.shared_cluster()
+        self.db = h.fresh_dbname()
+        self.src = h.case_db(self.pg, self.db)
+        faults = faults or {}
+        self.city = h.Sim("city", self.tmp, faults=faults.get("city"))
+        self.prov = h.Sim("province", self.tmp, faults=faults.get("province"))
+        self.config = h.write_config(self.tmp, self.pg, [self.city, self.prov],
+                                     dbname=self.db, **overrides)
+        self.ep = h.Epsync(config=self.config)
+        r = self.ep.run(["migrate"])
+        assert r.returncode == 0, r.stderr
+        self.state = self.pg.connect(self.db)
+
+    def q(self, sql, *params):
+        with self.state.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def states(self, decision_id):
+        return dict(self.q("SELECT target, state FROM epsync.deliveries WHERE decision_id = %s",
+                           decision_id))
+
+    def wait_states(self, decision_id, want, timeout=30):
+        def ok():
+            s = self.states(decision_id)
+            return s if all(s.get(t) == v for t, v in want.items()) else None
+        return self.ep.wait_until(ok, timeout=timeout, what="%s to be %s (now %s)" % (
+            decision_id, want, self.states(decision_id)))
+
+    def drained(self):
+        n = self.q("SELECT count(*) FROM epsync.deliveries "
+                   "WHERE state IN ('pending', 'retry', 'withdraw_pending')")[0][0]
+        return n == 0
+
+
+BOTH_PUBLISHED = {"city": "published", "province": "published"}
+
+
+def test_one_decision_end_to_end():
+    w = World()
+    legal = h.insert_decision(w.src)
+    person = h.insert_decision(w.src, party_type="natural_person")
+    w.ep.start_daemon()
+    w.wait_states(legal["decision_id"], BOTH_PUBLISHED)
+    w.wait_states(person["decision_id"], BOTH_PUBLISHED)
+    assert w.ep.stop() == 0, w.ep.log()[-3000:]
+
+    for sim in (w.city, w.prov):
+        st = sim.stats()
+        assert st["duplicates"] == 0, st
+    # Receipts are kept and attempts are in the audit log.
+    rows = w.q("SELECT target, receipt, total_attempts FROM epsync.deliveries "
+               "WHERE decision_id = %s", legal["decision_id"])
+    assert len(rows) == 2 and all(r[1] and r[2] >= 1 for r in rows), rows
+    # The natural person's ID number, phone and address never left.
+    wire = json.dumps([w.city.records(), w.prov.records()], ensure_ascii=False)
+    assert person["party_id_no"] not in wire
+    assert person["party_phone"] not in wire
+    assert person["party_address"] not in wire
+    assert person["party_id_no"][:6] + "********" + person["party_id_no"][-4:] in wire
+    # ... nor reached the log.
+    log = w.ep.log()
+    for v in (person["party_id_no"], person["party_phone"], person["party_address"], w.city.secret,
+              w.prov.secret):
+        assert v not in log, v
+    assert "published decision=%s target=city" % legal["decision_id"] in log, log
+    r = w.ep.run(["verify-audit"])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_run_refuses_a_missing_schema():
+    tmp = h.make_tmpdir()
+    pg = h.shared_cluster()
+    db = h.fresh_dbname()
+    h.case_db(pg, db)
+    city = h.Sim("city", tmp)
+    cfg = h.write_config(tmp, pg, [city], dbname=db)
+    ep = h.Epsync(config=cfg)
+    r = ep.run(["once"])
+    assert r.returncode == 69, (r.returncode, r.stderr)
+    assert "epsync migrate" in r.stderr, r.stderr
+    r = ep.run(["migrate"])
+    assert r.returncode == 0 and "version 0 to 1" in r.stdout, r.stdout + r.stderr
+    r = ep.run(["migrate"])
+    assert r.returncode == 0 and "current" in r.stdout, r.stdout + r.stderr
+
+
+def test_touch_sends_nothing_change_updates_revoke_withdraws():
+    w = World()
+    d = h.insert_decision(w.src)
+    did = d["decision_id"]
+    w.ep.start_daemon()
+    w.wait_states(did, BOTH_PUBLISHED)
+
+    # Touching updated_at only: nothing is sent.
+    h.update_decision(w.src, did, updated_at=datetime.datetime.now(datetime.timezone.utc))
+    time.sleep(1.5)
+    recs = [r for r in w.city.records() if r.get("decision_id") == did]
+    assert len(recs) == 1, recs
+
+    # One changed field: exactly one update per target.
+    h.update_decision(w.src, did, penalty_content="警告，罚款人民币6000元", fine_amount=6000)
+    w.ep.wait_until(lambda: len([r for r in w.city.records() if r.get("decision_id") == did]) == 2
+                    and len([r for r in w.prov.records() if r.get("decision_id") == did]) == 2,
+                    timeout=20, what="one update per target")
+    w.wait_states(did, BOTH_PUBLISHED)
+    time.sleep(1.0)
+    city_ops = [r["op"] for r in w.city.records() if r.get("decision_id") == did]
+    assert len(city_ops) == 2 and city_ops[1] == "update", city_ops
+
+    # Revoking: one withdrawal per target.
+    h.revoke_decision(w.src, did)
+    w.wait_states(did, {"city": "withdrawn", "province": "withdrawn"})
+    time.sleep(1.0)
+    city_ops = [r["op"] for r in w.city.records() if r.get("decision_id") == did]
+    prov_ops = [r["op"] for r in w.prov.records() if r.get("decision_id") == did]
+    assert city_ops.count("withdraw") == 1 and len(city_ops) == 3, city_ops
+    assert prov_ops.count("withdraw") == 1 and len(prov_ops) == 3, prov_ops
+    assert w.ep.stop() == 0
+
+
+def test_invalid_rows_are_held_until_fixed():
+    w = World()
+    bad_uscc = h.insert_decision(w.src, party_credit_code="91130100MA0000000X")
+    good_id = h.valid_idno("1985-06-15", "bad")
+    wrong_check = "0" if good_id[-1] != "0" else "1"
+    bad_id = h.insert_decision(w.src, party_type="natural_person",
+                               party_id_no=good_id[:-1] + wrong_check)
+    no_doc = h.insert_decision(w.src, doc_no=None)
+    w.ep.start_daemon()
+    for d in (bad_uscc, bad_id, no_doc):
+        w.wait_states(d["decision_id"], {"city": "invalid", "province": "invalid"})
+    reasons = dict(w.q("SELECT decision_id, reason FROM epsync.deliveries WHERE target = 'city'"))
+    assert "party_credit_code" in reasons[bad_uscc["decision_id"]], reasons
+    assert "party_id_no" in reasons[bad_id["decision_id"]], reasons
+    assert "doc_no" in reasons[no_doc["decision_id"]], reasons
+    assert w.city.records() == [] and w.prov.records() == []
+
+    h.update_decision(w.src, no_doc["decision_id"], doc_no="石市监处罚〔2026〕999号")
+    h.update_decision(w.src, bad_uscc["decision_id"], party_credit_code=h.valid_uscc("fixed"))
+    w.wait_states(no_doc["decision_id"], BOTH_PUBLISHED)
+    w.wait_states(bad_uscc["decision_id"], BOTH_PUBLISHED)
+    assert w.states(bad_id["decision_id"]) == {"city": "invalid", "province": "invalid"}
+    assert w.ep.stop() == 0
+
+
+def test_late_commit_behind_the_watermark_is_published():
+    w = World()
+    first = h.insert_decision(w.src)
+    # A transaction that started earlier: its updated_at is older than rows
+    # the poller has already seen, and it commits after that poll.
+    late = w.pg.connect(w.db)
+    late.autocommit = False
+    with late.cursor() as cur:
+        row = h.decision_defaults()
+        cols = list(row)
+        cur.execute("INSERT INTO epsync_source.decisions (%s, updated_at) VALUES (%s, "
+                    "now() - interval '30 seconds')" % (", ".join(cols), ", ".join(["%s"] * len(cols))),
+                    [row[c] for c in cols])
+    w.ep.start_daemon()
+    w.wait_states(first["decision_id"], BOTH_PUBLISHED)
+    time.sleep(0.5)
+    late.commit()
+    late.close()
+    w.wait_states(row["decision_id"], BOTH_PUBLISHED)
+    assert w.ep.stop() == 0
+
+
+def test_reconcile_catches_a_change_older_than_the_overlap():
+    w = World(poll={"overlap": "1s", "reconcile_every": "3s"})
+    d = h.insert_decision(w.src)
+    w.ep.start_daemon()
+    w.wait_states(d["decision_id"], BOTH_PUBLISHED)
+    assert w.ep.stop() == 0
+    # Changed while the daemon was stopped, with an updated_at far behind
+    # the watermark: only the reconcile can see it.
+    h.update_decision(w.src, d["decision_id"], remarks="补正",
+                      updated_at=datetime.datetime.now(datetime.timezone.utc)
+                      - datetime.timedelta(days=2))
+    w.ep.start_daemon()
+    w.ep.wait_until(lambda: len([r for r in w.city.records()
+                                 if r.get("decision_id") == d["decision_id"]]) == 2,
+                    timeout=30, what="the update found by the reconcile")
+    w.wait_states(d["decision_id"], BOTH_PUBLISHED)
+    assert w.ep.stop() == 0
+
+
+def test_confidential_and_unrouted_are_excluded():
+    w = World()
+    conf = h.insert_decision(w.src, confidential=True)
+    insp = h.insert_decision(w.src, kind="inspection", doc_no=None)
+    w.ep.start_daemon()
+    w.wait_states(conf["decision_id"], {"city": "excluded", "province": "excluded"})
+    w.wait_states(insp["decision_id"], {"city": "published", "province": "excluded"})
+    assert not [r for r in w.city.records() if r.get("decision_id") == conf["decision_id"]]
+    assert w.ep.stop() == 0

@@ -22,6 +22,7 @@
  * beyond it rather than opening ever more connections to one host. */
 #define HTTP_MAX_HOST_CONNECTIONS 64
 #define HTTP_MAX_CONNECTS 128
+#define HTTP_RETRY_AFTER_MAX_S 86400LL
 
 struct xfer {
     CURL *easy;
@@ -226,15 +227,21 @@ static int64_t parse_retry_after(const char *v)
     time_t when;
 
     if (*v >= '0' && *v <= '9') {
+        errno = 0;
         secs = strtoll(v, &end, 10);
-        if (*end == '\0' && secs >= 0 && secs < 86400LL * 365)
-            return secs * 1000;
-        return -1;
+        if (*end != '\0')
+            return -1;
+        if (errno == ERANGE)
+            secs = HTTP_RETRY_AFTER_MAX_S;
+    } else {
+        if ((when = curl_getdate(v, NULL)) == -1)
+            return -1;
+        secs = (long long)(when - time(NULL));
+        if (secs < 0)
+            secs = 0;
     }
-    if ((when = curl_getdate(v, NULL)) == -1)
-        return -1;
-    secs = (long long)(when - time(NULL));
-    return secs > 0 ? secs * 1000 : 0;
+    /* a platform asking for more than a day is not taken at its word */
+    return (secs < HTTP_RETRY_AFTER_MAX_S ? secs : HTTP_RETRY_AFTER_MAX_S) * 1000;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -365,13 +372,16 @@ static void transport_error(struct xfer *x, CURLcode code)
 {
     const char *generic = curl_easy_strerror(code);
     size_t l = strlen(x->errbuf);
+    struct buf line = BUF_INIT;
 
     while (l > 0 && (x->errbuf[l - 1] == '\n' || x->errbuf[l - 1] == '\r'))
         x->errbuf[--l] = '\0';
-    struct buf line = BUF_INIT;
-    buf_puts(&line, generic);
-    if (l && strcmp(x->errbuf, generic) != 0)
-        buf_printf(&line, ": %s", x->errbuf);
+    if (l && strstr(x->errbuf, generic))      /* the detail often ends with it */
+        buf_puts(&line, x->errbuf);
+    else if (l)
+        buf_printf(&line, "%s: %s", generic, x->errbuf);
+    else
+        buf_puts(&line, generic);
     snprintf(x->error, sizeof x->error, "%.*s", (int)(sizeof x->error - 1), line.data);
     buf_free(&line);
     for (char *p = x->error; *p; p++)

@@ -55,7 +55,10 @@ int http_new(http **out, struct err *e);
 void http_free(http *h);            /* abandons anything in flight */
 
 /* Start req towards target t (TLS, proxy, timeout from t).  Takes
- * ownership of req's contents (req is left cleared). */
+ * ownership of req's contents (req is left cleared), on failure too.
+ * t->proxy "" means a direct connection, whatever the environment's
+ * *_proxy variables say.  Retry-After (seconds or an HTTP date) is
+ * capped at one day.  Nothing here logs headers or bodies. */
 int http_submit(http *h, const struct target_cfg *t, struct http_req *req, void *ctx,
                 struct err *e);
 /* Wait up to timeout_ms for transfers or the extra descriptors. */

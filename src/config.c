@@ -15,6 +15,7 @@
  * config_print.c (config_int.h).
  */
 #include "config.h"
+#include "mapping.h"
 
 #include "buf.h"
 #include "config_int.h"
@@ -399,6 +400,9 @@ static int finish_target(struct ctx *c, struct target_cfg *t, yaml_node_t *m, co
     if (!t->kinds)
         t->kinds = t->protocol == PROTO_CITY ? (1u << KIND_COUNT) - 1
                  : (1u << KIND_PENALTY) | (1u << KIND_LICENSE);
+    struct err me;
+    if (mapping_check(t, &me) < 0)
+        return at(c, lookup(c, m, "fields") ? lookup(c, m, "fields") : m, "%s", me.msg);
     return 0;
 }
 

@@ -24,6 +24,7 @@ struct source_stats {
     long changed;       /* rows with a new revision or state */
     long invalid;       /* of which failed validation */
     long missing;       /* decisions found missing (reconcile) */
+    bool reconciled;    /* a reconcile finished in this call */
 };
 
 /* Connect to the source database (and LISTEN when configured). */
@@ -36,7 +37,10 @@ void source_set_config(source *s, const struct config *cfg);
  * the detector.  Released when the connection goes. */
 bool source_try_lock(source *s, struct err *e);
 
-/* One pass.  reconcile: read every row and flag decisions that vanished. */
+/* Continue (or start) a pass: reconcile reads every row and flags the
+ * decisions that vanished.  Reads a bounded number of pages per call:
+ * returns 1 when the pass is not finished (call again soon), 0 when it
+ * is, negative on error (the next call starts over from the watermark). */
 int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
                 struct err *e);
 

@@ -95,6 +95,7 @@ struct engine {
     int64_t db_retry_at, db_backoff;
     bool db_down_logged;
     bool wake;                       /* something new may be due */
+    bool scanning;                   /* a detection pass is unfinished */
     int64_t watchdog_ms;
     long detected, attempts;
 };
@@ -677,23 +678,26 @@ static void detect(struct engine *en, int64_t now, bool notified)
     reconcile = now >= en->next_reconcile;
     if (reconcile && en->next_reconcile == 0)
         reconcile = reconcile_due(en);   /* first poll: only when the last one is old */
-    if (source_poll(en->src, reconcile, wall_ms(), &st, &e) < 0) {
+    int more = source_poll(en->src, reconcile, wall_ms(), &st, &e);
+    if (more < 0) {
         log_error("change detection failed, will retry", KV("error", e.msg));
         en->next_poll = mono_ms() + en->cfg->poll.interval_ms;
         return;
     }
-    if (reconcile || en->next_reconcile == 0)
+    if (en->next_reconcile == 0 || st.reconciled)
         en->next_reconcile = now + en->cfg->poll.reconcile_every_ms;
-    if (reconcile)
-        log_info("reconcile finished", KVI("scanned", st.scanned), KVI("changed", st.changed),
-                 KVI("missing", st.missing));
-    else if (st.changed)
-        log_info("changes detected", KVI("changed", st.changed), KVI("invalid", st.invalid));
+    if (st.reconciled)
+        log_info("reconcile finished", KVI("missing", st.missing));
+    if (st.changed)
+        log_debug("changes detected", KVI("scanned", st.scanned), KVI("changed", st.changed),
+                  KVI("invalid", st.invalid));
     en->detected += st.changed;
     if (st.changed)
         for (size_t i = 0; i < en->ntr; i++)
             en->tr[i].idle = false;
-    en->next_poll = mono_ms() + en->cfg->poll.interval_ms;
+    /* An unfinished pass goes on at the next turn, after this turn's sending. */
+    en->next_poll = more ? 0 : mono_ms() + en->cfg->poll.interval_ms;
+    en->scanning = more;
 }
 
 static bool wake_notified(struct engine *en)
@@ -894,7 +898,7 @@ static int next_timeout(struct engine *en, int64_t now)
 
 static bool once_finished(struct engine *en)
 {
-    if (http_in_flight(en->http) || en->nres)
+    if (en->scanning || http_in_flight(en->http) || en->nres)
         return false;
     for (size_t i = 0; i < en->ntr; i++)
         if (en->tr[i].nready || (!en->tr[i].idle && !en->tr[i].broken

@@ -28,10 +28,23 @@
 #include "validate.h"
 
 #define PAGE_ROWS 500
+#define SCAN_PAGES_PER_CALL 10
 #define DETECTOR_LOCK_KEY "7245310002"
+
+/* A scan in progress: source_poll() reads a bounded number of pages per
+ * call so the event loop keeps delivering while a large backlog is read. */
+struct scan {
+    bool active;
+    bool reconcile;
+    char after_upd[40];        /* keyset position */
+    char *after_id;
+    char high[40];             /* newest updated_at seen */
+    char start[40];            /* database clock at the start (reconcile) */
+};
 
 struct source {
     const struct config *cfg;
+    struct scan scan;
     db *src;
     db *state;
     char *relation;      /* quoted identifier(s) */
@@ -209,10 +222,17 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     return listen_channel(s, e);
 }
 
+static void scan_reset(source *s)
+{
+    free(s->scan.after_id);
+    memset(&s->scan, 0, sizeof s->scan);
+}
+
 void source_free(source *s)
 {
     if (!s)
         return;
+    scan_reset(s);
     db_close(s->src);
     free(s->relation);
     free(s);
@@ -696,79 +716,97 @@ out:
     return rc;
 }
 
-int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
-                struct err *e)
+/* Start a scan: read the watermark and the database clock. */
+static int scan_begin(source *s, bool reconcile, struct err *e)
 {
-    char after_upd[40] = "-infinity", after_id[1] = "", high[40] = "", scan_start[40];
-    char *last_id = NULL;
     char overlap[32];
-    struct buf sql = BUF_INIT;
-    struct page *pg = xcalloc(1, sizeof *pg);
     PGresult *r = NULL;
+    const char *p[2] = { s->cfg->database.source_relation, overlap };
     int rc;
 
-    memset(st, 0, sizeof *st);
+    memset(&s->scan, 0, sizeof s->scan);
+    snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "-infinity");
     snprintf(overlap, sizeof overlap, "%lld milliseconds", (long long)s->cfg->poll.overlap_ms);
-    {
-        const char *p[2] = { s->cfg->database.source_relation, overlap };
-        if ((rc = db_exec(s->state, "read the watermark", SQL_WATERMARK, 2, p, &r, e)) < 0)
-            goto out;
-        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-            snprintf(high, sizeof high, "%s", PQgetvalue(r, 0, 0));
-            if (!reconcile)
-                snprintf(after_upd, sizeof after_upd, "%s", PQgetvalue(r, 0, 1));
-        }
-        PQclear(r);
-        r = NULL;
+    if ((rc = db_exec(s->state, "read the watermark", SQL_WATERMARK, 2, p, &r, e)) < 0)
+        return rc;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        snprintf(s->scan.high, sizeof s->scan.high, "%s", PQgetvalue(r, 0, 0));
+        if (!reconcile)
+            snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(r, 0, 1));
     }
+    PQclear(r);
     if ((rc = db_exec(s->state, "read the clock",
                       "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
                       0, NULL, &r, e)) < 0)
-        goto out;
-    snprintf(scan_start, sizeof scan_start, "%s", PQgetvalue(r, 0, 0));
+        return rc;
+    snprintf(s->scan.start, sizeof s->scan.start, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    r = NULL;
+    s->scan.active = true;
+    s->scan.reconcile = reconcile;
+    return 0;
+}
 
+/* Record progress: the watermark only moves forward. */
+static int scan_progress(source *s, bool finished, struct err *e)
+{
+    const char *p[3] = { s->cfg->database.source_relation, s->scan.high[0] ? s->scan.high : NULL,
+                         finished && s->scan.reconcile ? "t" : "f" };
+    return db_exec(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
+}
+
+int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                struct err *e)
+{
+    struct buf sql = BUF_INIT;
+    struct page *pg = xcalloc(1, sizeof *pg);
+    PGresult *r = NULL;
+    bool finished = false;
+    int rc = 0;
+
+    memset(st, 0, sizeof *st);
+    if (!s->scan.active && (rc = scan_begin(s, reconcile, e)) < 0)
+        goto out;
     buf_printf(&sql, SQL_PAGE_FMT, s->relation);
-    last_id = xstrdup(after_id);
-    for (;;) {
-        const char *p[2] = { after_upd, last_id };
+    for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
+        const char *p[2] = { s->scan.after_upd, s->scan.after_id };
         if ((rc = db_exec(s->src, "read the source", sql.data, 2, p, &r, e)) < 0)
             goto out;
         int rows = read_page(s, r, pg, now_ms);
         if (rows > 0) {
-            snprintf(after_upd, sizeof after_upd, "%s", PQgetvalue(r, rows - 1, 0));
-            free(last_id);
-            last_id = xstrdup(PQgetvalue(r, rows - 1, 1));
-            if (strcmp(after_upd, high) > 0)
-                snprintf(high, sizeof high, "%s", after_upd);
+            snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(r, rows - 1, 0));
+            free(s->scan.after_id);
+            s->scan.after_id = xstrdup(PQgetvalue(r, rows - 1, 1));
+            if (strcmp(s->scan.after_upd, s->scan.high) > 0)
+                snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
         }
         PQclear(r);
         r = NULL;
-        if (rows == 0)
-            break;
-        if ((rc = process_page(s, pg, false, st, e)) < 0)
+        if (rows > 0 && (rc = process_page(s, pg, false, st, e)) < 0)
             goto out;
-        if (reconcile && (rc = mark_seen(s, pg, scan_start, e)) < 0)
+        if (rows > 0 && s->scan.reconcile && (rc = mark_seen(s, pg, s->scan.start, e)) < 0)
             goto out;
         page_clear(pg);
-        if (rows < PAGE_ROWS)
+        if (rows < PAGE_ROWS) {
+            finished = true;
             break;
+        }
     }
-    if (reconcile && (rc = flag_missing(s, scan_start, st, e)) < 0)
+    if (finished && s->scan.reconcile && (rc = flag_missing(s, s->scan.start, st, e)) < 0)
         goto out;
-    if ((rc = recheck_flagged(s, now_ms, st, e)) < 0)
+    if (finished && (rc = recheck_flagged(s, now_ms, st, e)) < 0)
         goto out;
-    {
-        const char *p[3] = { s->cfg->database.source_relation, high[0] ? high : NULL,
-                             reconcile ? "t" : "f" };
-        rc = db_exec(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
-    }
+    if ((rc = scan_progress(s, finished, e)) < 0)
+        goto out;
+    st->reconciled = finished && s->scan.reconcile;
+    if (finished)
+        scan_reset(s);
+    rc = finished ? 0 : 1;
 out:
+    if (rc < 0)
+        scan_reset(s);   /* start over from the watermark next time */
     PQclear(r);
     page_clear(pg);
     free(pg);
-    free(last_id);
     buf_free(&sql);
     return rc;
 }

@@ -1,0 +1,419 @@
+"""bench.py - the epsync benchmark suite (run it through bench/run).
+
+Figures (see bench/README.md for what each one means and its target):
+  drain     decisions/s and deliveries/s from daemon start to drained
+  memory    peak RSS (VmHWM) of `epsync run` draining each backlog size
+  latency   commit of a new decision -> first request at the sink (NOTIFY)
+  idle      CPU seconds of an idle `epsync run`, per 60 s
+  report    wall time of `epsync report --format json` over the backlog
+  baseline  the naive sequential sync (bench/baseline.c) and the ratio
+  sink      wrk against the sink: it is not the bottleneck
+
+Everything runs against a throw-away PostgreSQL cluster (fsync on) from
+tests/lib/harness.py; one table is printed at the end.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
+import harness as h  # noqa: E402
+
+RELATION = "epsync_source.decisions"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+rows = []          # (figure, target, measured, command)
+
+
+def say(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def row(figure, target, measured, command):
+    rows.append((figure, target, measured, command))
+    say("%s: %s (target %s)" % (figure, measured, target))
+
+
+# --- the world ------------------------------------------------------------------------
+
+
+class Sink:
+    def __init__(self, binary, tmp, log=None):
+        cmd = [binary] + (["--log", log] if log else [])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        h._register(self)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            raise RuntimeError("sink did not start: %r" % line)
+        self.port = int(line.split()[1])
+        self.base_url = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc.stdout.close()
+
+
+def secret_file(tmp):
+    return h._write_private(os.path.join(tmp, "sink.secret"), "bench-secret\n")
+
+
+def config(tmp, pg, db, sink, notify=None):
+    sec = secret_file(tmp)
+    common = {"enabled": True, "base_url": sink.base_url, "allow_plain_http": True,
+              "timeout": "10s"}
+    city = dict(common, protocol="city", client_id="bench", client_secret_file=sec,
+                max_in_flight=32)
+    prov = dict(common, protocol="province", app_id="bench", app_secret_file=sec,
+                batch_size=100, max_in_flight=8, kinds=["penalty", "license"])
+    cfg = {
+        "database": {"source": pg.conninfo(db), "state": pg.conninfo(db),
+                     "source_relation": RELATION},
+        "poll": {"interval": "1s", "overlap": "10m", "reconcile_every": "24h"},
+        "delivery": {"max_in_flight": 64, "lease": "2m"},
+        "calendar": os.path.join(h.REPO, "conf", "holidays.yaml"),
+        "log": {"level": "warning", "format": "text"},
+        "targets": {"city": city, "province": prov},
+    }
+    if notify:
+        cfg["poll"]["notify_channel"] = notify
+    path = os.path.join(tmp, "epsync-%s.yaml" % db)
+    h._write_private(path, to_yaml_cfg(cfg))
+    return path
+
+
+def to_yaml_cfg(cfg):
+    return "# written by bench/bench.py\n" + h.to_yaml(cfg) + "\n"
+
+
+def valid_codes(n=400):
+    return [h.valid_uscc("bench-%d" % i) for i in range(n)]
+
+
+FILL_SQL = """
+INSERT INTO epsync_source.decisions
+  (decision_id, state, kind, decided_on, doc_no, case_name, party_name, party_type,
+   party_credit_code, legal_rep, violation_type, violation_facts, legal_basis,
+   penalty_types, penalty_content, fine_amount, authority_name, authority_credit_code,
+   source_unit, source_unit_credit_code)
+SELECT 'BENCH-' || lpad(g::text, 8, '0'), 'final', 'penalty', %(decided)s,
+       '石市监处罚〔2026〕' || g || '号', '某商贸有限公司销售不合格产品案',
+       '石家庄某商贸有限公司' || g, 'legal_person',
+       (%(codes)s::text[])[1 + g %% %(ncodes)s], '王某某', '销售不合格产品',
+       '当事人销售的产品经抽样检验不合格。', '《中华人民共和国产品质量法》第四十九条',
+       '警告,罚款', '警告，罚款人民币5000元', 5000,
+       %(auth)s, %(authcode)s, %(auth)s, %(authcode)s
+FROM generate_series(%(lo)s, %(hi)s) g
+"""
+
+
+def fill(conn, lo, hi):
+    """Insert decisions lo..hi (valid, final penalties on legal persons)."""
+    codes = valid_codes()
+    with conn.cursor() as cur:
+        cur.execute(FILL_SQL, {"decided": h.today_cst() - datetime.timedelta(days=1),
+                               "codes": codes, "ncodes": len(codes), "lo": lo, "hi": hi,
+                               "auth": h.AUTHORITY, "authcode": h.AUTHORITY_CODE})
+
+
+def template_db(pg, n):
+    """A database holding n decisions and no state schema; copy it with copy_db."""
+    name = "tmpl_%d" % n
+    conn = h.case_db(pg, name)
+    t0 = time.monotonic()
+    step = 100000
+    for lo in range(1, n + 1, step):
+        fill(conn, lo, min(n, lo + step - 1))
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE epsync_source.decisions")
+    conn.close()
+    say("backlog of %d decisions made in %.1fs" % (n, time.monotonic() - t0))
+    return name
+
+
+_copies = iter(range(1, 1000))
+
+
+def copy_db(pg, tmpl):
+    name = "%s_c%d" % (tmpl, next(_copies))
+    conn = pg.connect()
+    with conn.cursor() as cur:
+        cur.execute('CREATE DATABASE "%s" TEMPLATE "%s"' % (name, tmpl))
+    conn.close()
+    return name
+
+
+def epsync(binary, cfg, *args, timeout=600):
+    return subprocess.run([binary, "-c", cfg] + list(args), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def proc_status(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])      # kB
+    return 0
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime
+
+
+def published(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM epsync.deliveries WHERE state = 'published'")
+        return cur.fetchone()[0]
+
+
+def start_daemon(binary, cfg, log):
+    f = open(log, "wb")
+    p = subprocess.Popen([binary, "-c", cfg, "run"], stdout=f, stderr=f, stdin=subprocess.DEVNULL)
+    f.close()
+    return p
+
+
+def stop_daemon(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+# --- the figures ------------------------------------------------------------------------
+
+
+def drain(a, pg, sink, tmpl, n, tmp):
+    """Drain n decisions (2n deliveries); (seconds, peak RSS kB, db name)."""
+    db = copy_db(pg, tmpl)
+    cfg = config(tmp, pg, db, sink)
+    r = epsync(a.epsync, cfg, "migrate")
+    if r.returncode != 0:
+        raise RuntimeError("epsync migrate: " + r.stderr)
+    conn = pg.connect(db)
+    log = os.path.join(tmp, "drain-%d.log" % n)
+    t0 = time.monotonic()
+    p = start_daemon(a.epsync, cfg, log)
+    want = 2 * n
+    peak = 0
+    try:
+        while True:
+            time.sleep(0.25)
+            if p.poll() is not None:
+                raise RuntimeError("epsync exited %s:\n%s" % (p.returncode, open(log).read()[-3000:]))
+            peak = max(peak, proc_status(p.pid, "VmHWM"))
+            if published(conn) >= want:
+                break
+            if time.monotonic() - t0 > a.drain_timeout:
+                raise RuntimeError("not drained after %ds: %d/%d published" % (
+                    a.drain_timeout, published(conn), want))
+        secs = time.monotonic() - t0
+        peak = max(peak, proc_status(p.pid, "VmHWM"))
+    finally:
+        stop_daemon(p)
+        conn.close()
+    return secs, peak, db, cfg
+
+
+def figure_drain_memory(a, pg, sink, tmp):
+    sizes = [10000] if a.quick else [10000, 100000] + ([1000000] if a.full else [])
+    main_n = a.n
+    if main_n not in sizes:
+        sizes.append(main_n)
+    results = {}
+    for n in sorted(sizes):
+        tmpl = template_db(pg, n)
+        secs, peak, db, cfg = drain(a, pg, sink, tmpl, n, tmp)
+        results[n] = (secs, peak, db, cfg, tmpl)
+        say("drained %d decisions in %.2fs, peak RSS %.1f MiB" % (n, secs, peak / 1024))
+    secs, _, db, cfg, tmpl = results[main_n]
+    cmd = "epsync -c CFG run  # %d decisions x 2 targets, sink, fsync=on" % main_n
+    row("drain: decisions/s", "-", "%.0f" % (main_n / secs), cmd)
+    row("drain: deliveries/s", ">= 10000", "%.0f" % (2 * main_n / secs), cmd)
+    for n in sorted(results):
+        row("peak RSS, %d backlog" % n, "<= 32 MiB", "%.1f MiB" % (results[n][1] / 1024),
+            "VmHWM of epsync run draining %d decisions" % n)
+    return results[main_n]
+
+
+def figure_report(a, cfg, n):
+    t0 = time.monotonic()
+    r = epsync(a.epsync, cfg, "report", "--format", "json")
+    secs = time.monotonic() - t0
+    cmd = "time epsync -c CFG report --format json  # %d decisions" % n
+    if r.returncode != 0 and ("unknown command" in r.stderr or "not implemented" in r.stderr):
+        row("report --format json", "< 2 s", "n/a (report not built)", cmd)
+    elif r.returncode != 0:
+        row("report --format json", "< 2 s", "failed (exit %d): %s" % (
+            r.returncode, r.stderr.strip().splitlines()[-1][:60] if r.stderr.strip() else ""), cmd)
+    else:
+        row("report --format json", "< 2 s", "%.2f s (%d kB out)" % (secs, len(r.stdout) // 1024),
+            cmd)
+
+
+def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp):
+    db = copy_db(pg, tmpl)
+    # the same state tables exist (epsync migrate), the baseline writes its own
+    cfg = config(tmp, pg, db, sink)
+    epsync(a.epsync, cfg, "migrate")
+    cmd = [a.baseline, pg.conninfo(db), RELATION, sink.base_url, sink.base_url,
+           str(a.baseline_seconds)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.baseline_seconds + 120)
+    if r.returncode != 0:
+        raise RuntimeError("baseline: " + r.stderr)
+    fields = dict(kv.split("=") for kv in r.stdout.split())
+    rate = float(fields["rate"])
+    shown = "bench/baseline CONNINFO %s URL URL %d  # %d-decision backlog" % (
+        RELATION, a.baseline_seconds, n)
+    row("baseline: deliveries/s", "-", "%.0f (%s in %ss)" % (rate, fields["deliveries"],
+                                                             fields["seconds"]), shown)
+    row("epsync / baseline", ">= 10x", "%.1fx" % (epsync_rate / rate), "drain rate / baseline rate")
+
+
+def figure_latency(a, pg, tmp):
+    db = "latency"
+    conn = h.case_db(pg, db)
+    with conn.cursor() as cur:
+        cur.execute("""
+            CREATE OR REPLACE FUNCTION epsync_source.bench_wake() RETURNS trigger
+            LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('bench_wake', ''); RETURN NULL; END $$;
+            CREATE TRIGGER bench_wake AFTER INSERT OR UPDATE ON epsync_source.decisions
+                FOR EACH STATEMENT EXECUTE FUNCTION epsync_source.bench_wake();""")
+    sinklog = os.path.join(tmp, "latency-sink.log")
+    sink = Sink(a.sink, tmp, log=sinklog)
+    cfg = config(tmp, pg, db, sink, notify="bench_wake")
+    r = epsync(a.epsync, cfg, "migrate")
+    if r.returncode != 0:
+        raise RuntimeError("epsync migrate: " + r.stderr)
+    p = start_daemon(a.epsync, cfg, os.path.join(tmp, "latency.log"))
+    n = a.latency_n
+    codes = valid_codes()
+    commits = {}
+    try:
+        time.sleep(2.0)
+        for i in range(n):
+            did = "LAT-%06d" % i
+            h.insert_decision(conn, decision_id=did, party_credit_code=codes[i % len(codes)])
+            commits[did] = time.time_ns()       # the INSERT has committed (autocommit)
+            time.sleep(0.01 + (i % 7) * 0.003)
+        h.wait_for(lambda: published(conn) >= 2 * n, timeout=60, what="latency drain")
+        # idle: nothing left to do, the daemon is waiting for work
+        time.sleep(2.0)
+        c0, t0 = cpu_seconds(p.pid), time.monotonic()
+        time.sleep(a.idle_seconds)
+        c1, t1 = cpu_seconds(p.pid), time.monotonic()
+    finally:
+        stop_daemon(p)
+        sink.stop()
+    first = {}
+    with open(sinklog) as f:
+        for line in f:
+            ns, did = line.split()
+            if did in commits and did not in first:
+                first[did] = int(ns)
+    lat = sorted((first[d] - commits[d]) / 1e6 for d in commits if d in first)
+    if len(lat) < n:
+        say("latency: %d of %d decisions never arrived" % (n - len(lat), n))
+    p50 = statistics.median(lat)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * len(lat))) - 1)]
+    row("latency commit->sink p50", "<= 100 ms", "%.1f ms" % p50,
+        "%d single-row INSERTs, NOTIFY bench_wake, poll 1s" % n)
+    row("latency commit->sink p99", "-", "%.1f ms" % p99, "same run")
+    per60 = (c1 - c0) * 60.0 / (t1 - t0)
+    row("idle CPU per 60 s", "< 0.1 s", "%.3f s (%.3f s in %.0f s)" % (per60, c1 - c0, t1 - t0),
+        "utime+stime of idle epsync run (/proc/PID/stat)")
+
+
+def figure_sink(a, tmp):
+    """wrk against the sink: city requests/s and province records/s."""
+    sink = Sink(a.sink, tmp)
+    lua_city = os.path.join(tmp, "city.lua")
+    with open(lua_city, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'{"a":1}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                'wrk.headers["Idempotency-Key"] = "WRK-1:' + "0" * 64 + '"\n')
+    lua_prov = os.path.join(tmp, "prov.lua")
+    rec = '{"SJLY_ID":"WRK-%d","BBH":"' + "0" * 64 + '","CF_XDR_MC":"' + "x" * 400 + '"}'
+    body = '{"batchNo":"b","records":[' + ",".join(rec % i for i in range(100)) + "]}"
+    with open(lua_prov, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = [[%s]]\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % body)
+    try:
+        for name, lua, path, mult in (("city", lua_city, "/api/v1/decisions", 1),
+                                      ("province", lua_prov, "/gateway/v2/publicity/batch", 100)):
+            cmd = ["wrk", "-t1", "-c32", "-d%ds" % a.wrk_seconds, "-s", lua, sink.base_url + path]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.wrk_seconds + 30)
+            rps = [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("Requests/sec")]
+            v = float(rps[0]) if rps else 0.0
+            shown = " ".join(shlex.quote(x) for x in cmd[:-1]) + " http://127.0.0.1:PORT" + path
+            row("sink (wrk) %s" % name, ">> 10000 deliveries/s",
+                "%.0f req/s = %.0f deliveries/s" % (v, v * mult), shown)
+    finally:
+        sink.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--epsync", required=True)
+    ap.add_argument("--sink", required=True)
+    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--only", default="sink,drain,report,baseline,latency")
+    a = ap.parse_args()
+    a.n = 10000 if a.quick else 100000
+    a.latency_n = 200 if a.quick else 1000
+    a.idle_seconds = 20 if a.quick else 60
+    a.baseline_seconds = 10 if a.quick else 30
+    a.wrk_seconds = 3 if a.quick else 5
+    a.drain_timeout = 1800
+    only = set(a.only.split(","))
+
+    tmp = h.make_tmpdir("epsync-bench-")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    if "sink" in only:
+        figure_sink(a, tmp)
+    pg = h.PgCluster(tmp, fsync=True, settings={"shared_buffers": "256MB",
+                                                 "max_wal_size": "4GB"})
+    sink = Sink(a.sink, tmp)
+    main = None
+    if only & {"drain", "report", "baseline"}:
+        main = figure_drain_memory(a, pg, sink, tmp)
+        secs, _, db, cfg, tmpl = main
+        if "report" in only:
+            figure_report(a, cfg, a.n)
+        if "baseline" in only:
+            figure_baseline(a, pg, sink, tmpl, a.n, 2 * a.n / secs, tmp)
+    sink.stop()
+    if "latency" in only:
+        figure_latency(a, pg, tmp)
+
+    print("epsync benchmarks, %s, %s, %d cores, %s%s" % (
+        started.strftime("%Y-%m-%d %H:%M UTC"), platform.node(), os.cpu_count(),
+        platform.platform(), " (--quick)" if a.quick else ""))
+    widths = [max(len(str(r[i])) for r in rows + [("figure", "target", "measured", "command")])
+              for i in range(3)]
+    fmt = "| %%-%ds | %%-%ds | %%-%ds | %%s |" % tuple(widths)
+    print(fmt % ("figure", "target", "measured", "command"))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|---------|")
+    for r in rows:
+        print(fmt % r)
+
+
+if __name__ == "__main__":
+    main()

@@ -93,9 +93,11 @@ struct engine {
     /* timers (monotonic ms) */
     int64_t next_poll, next_reconcile, next_status, next_summary, next_expire, next_watchdog;
     int64_t db_retry_at, db_backoff;
+    int64_t next_due;                /* earliest retry when every target went idle, 0: none */
     bool db_down_logged;
     bool wake;                       /* something new may be due */
     bool scanning;                   /* a detection pass is unfinished */
+    int64_t due_at;                  /* a delivery falls due then (monotonic ms), 0: none known */
     int64_t watchdog_ms;
     long detected, attempts;
 };
@@ -868,7 +870,9 @@ static int next_timeout(struct engine *en, int64_t now)
         return 100;
     for (size_t i = 0; i < en->ntr; i++) {
         struct trt *tr = &en->tr[i];
-        if (tr->nready || (!tr->idle && !tr->broken))
+        bool held = tr->broken || tr->auth_in_flight || (tr->open && now < tr->open_until)
+                    || tr->in_flight >= tr->t->max_in_flight;
+        if (!held && (tr->nready || !tr->idle))
             busy = true;
         if (tr->open && now < tr->open_until && tr->open_until - now < t)
             t = tr->open_until - now;
@@ -881,8 +885,10 @@ static int next_timeout(struct engine *en, int64_t now)
         t = en->db_retry_at - now;
     else if (!busy) {
         int64_t due;
-        if (state_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t)
+        if (state_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
             t = due + 5;
+            en->next_due = now + t;   /* idle targets must claim again then */
+        }
     } else if (http_in_flight(en->http) == 0)
         t = 0;
     if (en->watchdog_ms > 0 && en->next_watchdog - now < t)
@@ -929,7 +935,12 @@ static void loop(struct engine *en)
         }
         if (db_healthy(en, now)) {
             notified = wake_notified(en) || (en->src && source_notified(en->src));
-            if (notified)
+            /* A retry that fell due while every target was idle: nothing
+             * else would end the idleness (no outcome, no change). */
+            bool due = en->next_due && now >= en->next_due;
+            if (due)
+                en->next_due = 0;
+            if (notified || due)
                 for (size_t i = 0; i < en->ntr; i++)
                     en->tr[i].idle = false;
             if (!en->stopping && !(en->once && en->next_poll > 0))

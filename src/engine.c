@@ -233,6 +233,13 @@ static void log_result(const struct result *r)
                     KV("decision", r->decision_id), KV("target", r->target));
         break;
     case RES_TRANSIENT:
+        if (r->code && strcmp(r->code, "A0402") == 0) {
+            /* The gateway refuses our timestamps: the host clock is off. */
+            log_error("platform says our clock is off, check NTP", KV("decision", r->decision_id),
+                      KV("target", r->target), KV("code", r->code), KV("reason", r->message),
+                      KVI("retry_in_ms", r->delay_ms));
+            break;
+        }
         log_warning("delivery failed, will retry", KV("decision", r->decision_id),
                     KV("target", r->target), KV("op", op_name(r->op)), KVI("attempt", r->attempt),
                     KVI("http", r->http_status), KV("code", r->code), KV("reason", r->message),

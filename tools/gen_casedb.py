@@ -36,7 +36,7 @@ public holidays - never after --today.
 Speed: decisions are made in chunks of 10,000, each from its own generator
 seeded with (seed, chunk number), by one process per CPU, each writing a
 file that is then appended to the output; 1,000,000 decisions (about 1 GB
-of SQL) take well under a minute on two idle cores.  The same arguments
+of SQL) cost about 100 s of CPU time, shared among the cores.  The same arguments
 give the same bytes, except that no timestamp is allowed past the wall
 clock: with --today in the past the output is fully reproducible.
 """

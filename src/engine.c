@@ -37,7 +37,6 @@
 #define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
 #define STATUS_EVERY_MS 10000
 #define SUMMARY_EVERY_MS (10 * 60 * 1000)
-#define EXPIRE_EVERY_MS (60 * 1000)
 #define DB_RETRY_MAX_MS 30000
 
 /* Per-target runtime: adapter, breaker, rate bucket, resend queue. */
@@ -730,7 +729,7 @@ static void expire(struct engine *en, int64_t now)
     int n;
     if (!en->cfg->publicity.expire || now < en->next_expire || en->stopping)
         return;
-    en->next_expire = now + EXPIRE_EVERY_MS;
+    en->next_expire = now + en->cfg->poll.interval_ms;   /* an indexed, usually empty UPDATE */
     date_format(date_cst(wall_ms()), today);
     if (state_expire(en->state, today, &n, &e) < 0)
         log_error("cannot queue expired withdrawals", KV("error", e.msg));

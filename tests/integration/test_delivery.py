@@ -216,3 +216,29 @@ def test_confidential_and_unrouted_are_excluded():
     w.wait_states(insp["decision_id"], {"city": "published", "province": "excluded"})
     assert not [r for r in w.city.records() if r.get("decision_id") == conf["decision_id"]]
     assert w.ep.stop() == 0
+
+
+def test_publicity_period_end_withdraws_as_expired():
+    w = World()
+    yesterday = h.today_cst() - datetime.timedelta(days=1)
+    d = h.insert_decision(w.src, publicity_until=yesterday,
+                          decided_on=h.today_cst() - datetime.timedelta(days=3))
+    keep = h.insert_decision(w.src)
+    w.ep.start_daemon()
+    w.wait_states(d["decision_id"], {"city": "withdrawn", "province": "withdrawn"})
+    w.wait_states(keep["decision_id"], BOTH_PUBLISHED)
+    types = [r["body"].get("type") or r["body"].get("revokeType")
+             for r in w.city.records() + w.prov.records()
+             if r.get("decision_id") == d["decision_id"] and r["op"] == "withdraw"]
+    assert types == ["EXPIRED", "EXPIRED"], types
+    assert w.ep.stop() == 0
+
+
+def test_once_exits_0_when_nothing_is_left_due():
+    w = World()
+    for _ in range(3):
+        h.insert_decision(w.src)
+    r = w.ep.run(["once"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert w.drained()
+    assert w.q("SELECT count(*) FROM epsync.deliveries WHERE state = 'published'")[0][0] == 6

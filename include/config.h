@@ -120,6 +120,13 @@ struct config {
 int config_load(struct config **out, const char *path, struct err *e);
 void config_free(struct config *cfg);
 
+/* config_load() with flags: without CONFIG_SECRETS the secret files and
+ * variables are named but not read (target_cfg.secret stays NULL), for
+ * commands that never talk to a platform (migrate, report, show, ...),
+ * which operators run outside the service's credentials directory. */
+#define CONFIG_SECRETS 1u
+int config_load_opts(struct config **out, const char *path, unsigned flags, struct err *e);
+
 /* The effective configuration as YAML, secrets shown as "***". */
 void config_print(const struct config *cfg, FILE *f);
 

@@ -619,7 +619,23 @@ static int open_config(const char *path, FILE **out, struct err *e)
     return 0;
 }
 
+static int load(struct config **out, const char *path, struct err *e);
+
 int config_load(struct config **out, const char *path, struct err *e)
+{
+    return config_load_opts(out, path, CONFIG_SECRETS, e);
+}
+
+int config_load_opts(struct config **out, const char *path, unsigned flags, struct err *e)
+{
+    int rc;
+    config_value_load_secrets(flags & CONFIG_SECRETS);
+    rc = load(out, path, e);
+    config_value_load_secrets(true);
+    return rc;
+}
+
+static int load(struct config **out, const char *path, struct err *e)
 {
     struct config *cfg = xcalloc(1, sizeof *cfg);
     yaml_document_t doc, extra;

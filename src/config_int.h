@@ -77,4 +77,7 @@ void config_enum_list(const struct enum_name *t, char *out, size_t n);
 void config_format_duration(int64_t ms, char *out, size_t n);
 void config_format_rate(double per_s, char *out, size_t n);
 
+/* See config_load_opts(). */
+void config_value_load_secrets(bool yes);
+
 #endif

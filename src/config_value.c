@@ -364,6 +364,15 @@ out:
     return rc;
 }
 
+/* Whether this load reads the secrets (config_load_opts).  Set for the
+ * duration of one load; configuration is loaded by one thread only. */
+static bool load_secrets = true;
+
+void config_value_load_secrets(bool yes)
+{
+    load_secrets = yes;
+}
+
 static int parse_secret_file(const char *dir, const struct key *k, const char *s, char *base,
                              char *why)
 {
@@ -376,7 +385,7 @@ static int parse_secret_file(const char *dir, const struct key *k, const char *s
     if (!*s)
         return snprintf(why, WHY, "empty file name"), -1;
     path = resolve_path(dir, s);
-    if (read_secret(path, &t->secret, why) < 0)
+    if (load_secrets && read_secret(path, &t->secret, why) < 0)
         goto out;
     buf_printf(&from, "file %s", path);
     t->secret_from = buf_steal(&from);
@@ -397,9 +406,9 @@ static int parse_secret_env(const char *dir, const struct key *k, const char *s,
     if (!is_ident(s, false))
         return snprintf(why, WHY, "'%s' is not an environment variable name", s), -1;
     const char *v = getenv(s);
-    if (!v || !*v)
+    if (load_secrets && (!v || !*v))
         return snprintf(why, WHY, "environment variable %s is %s", s, v ? "empty" : "not set"), -1;
-    t->secret = xstrdup(v);
+    t->secret = load_secrets ? xstrdup(v) : NULL;
     buf_printf(&from, "env %s", s);
     t->secret_from = buf_steal(&from);
     return 0;

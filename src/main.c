@@ -6,6 +6,7 @@
  * follow sysexits: 0 ok, 1 failure, 64 usage, 69 database or schema
  * unavailable, 78 configuration error. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct command {
     const char *name;
     const char *args;
     const char *help;
+    bool secrets;      /* talks to the platforms, or checks that it could */
     int (*fn)(struct config **cfg, const char *path, int argc, char **argv);
 };
 
@@ -125,18 +127,18 @@ static int cmd_withdraw(struct config **cfg, const char *path, int argc, char **
 }
 
 static const struct command commands[] = {
-    { "run", "", "the daemon, in the foreground", cmd_run },
-    { "once", "", "one full cycle, then exit (0: nothing left due now)", cmd_run },
-    { "migrate", "", "create or upgrade the state schema", cmd_migrate },
+    { "run", "", "the daemon, in the foreground", true, cmd_run },
+    { "once", "", "one full cycle, then exit (0: nothing left due now)", true, cmd_run },
+    { "migrate", "", "create or upgrade the state schema", false, cmd_migrate },
     { "check-config", "", "validate the configuration and print it, secrets as ***",
-      cmd_check_config },
+      true, cmd_check_config },
     { "report", "[--from D] [--to D] [--target T] [--format text|csv|json|html] [--lang zh|en] [-o FILE]",
-      "the sync-status report", cmd_report },
-    { "show", "ID", "one decision: fields, state per target, attempts, audit", cmd_show },
+      "the sync-status report", false, cmd_report },
+    { "show", "ID", "one decision: fields, state per target, attempts, audit", false, cmd_show },
     { "retry", "ID | [--target T] [--state rejected|invalid|failed]", "requeue deliveries",
-      cmd_retry },
-    { "withdraw", "ID --reason TEXT", "withdraw a decision from every target", cmd_withdraw },
-    { "verify-audit", "", "verify the audit hash chain", cmd_verify_audit },
+      false, cmd_retry },
+    { "withdraw", "ID --reason TEXT", "withdraw a decision from every target", false, cmd_withdraw },
+    { "verify-audit", "", "verify the audit hash chain", false, cmd_verify_audit },
 };
 
 static void usage(FILE *f)
@@ -186,7 +188,7 @@ int main(int argc, char **argv)
         return EX_USAGE_;
     }
     log_init(LOG_INFO, LOG_TEXT);
-    if (config_load(&cfg, path, &e) < 0) {
+    if (config_load_opts(&cfg, path, cmd->secrets ? CONFIG_SECRETS : 0, &e) < 0) {
         fprintf(stderr, "%s\n", e.msg);
         config_free(cfg);
         return EX_CONFIG_;

@@ -1,0 +1,102 @@
+"""profile.py - where a drain spends its time (bench/run --profile uses it).
+
+    python3 bench/profile.py --epsync B --sink S [--n 10000] [--seconds 20] [--out DIR]
+
+Drains an n-decision backlog like bench.py's drain figure, with
+pg_stat_statements loaded, `perf record -g` attached to the daemon for
+the given seconds, and prints: the top statements by total time, commits
+per second, the daemon's CPU share, and `perf report` of the daemon.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench as b  # noqa: E402
+h = b.h
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epsync", required=True)
+    ap.add_argument("--sink", required=True)
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--out", default="/tmp/epsync-bench-profile")
+    ap.add_argument("--no-source-index", action="store_true")
+    ap.add_argument("--stacks", action="store_true", help="sample stacks with gdb")
+    a = ap.parse_args()
+    b.SOURCE_INDEX = not a.no_source_index
+    os.makedirs(a.out, exist_ok=True)
+    tmp = h.make_tmpdir("epsync-bench-")
+    pg = h.PgCluster(tmp, fsync=True, settings={
+        "shared_buffers": "256MB", "max_wal_size": "4GB",
+        "shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all"})
+    sink = b.Sink(a.sink, tmp)
+    tmpl = b.template_db(pg, a.n)
+    db = b.copy_db(pg, tmpl)
+    cfg = b.config(tmp, pg, db, sink)
+    r = b.epsync(a.epsync, cfg, "migrate")
+    assert r.returncode == 0, r.stderr
+    conn = pg.connect(db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cur.execute("SELECT pg_stat_statements_reset()")
+        cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        x0 = cur.fetchone()[0]
+    p = b.start_daemon(a.epsync, cfg, os.path.join(tmp, "profile.log"))
+    t0 = time.monotonic()
+    c0 = b.cpu_seconds(p.pid)
+    perf_data = os.path.join(a.out, "perf.data")
+    perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_data, "-p", str(p.pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    timeline = []
+    stacks = []
+    while time.monotonic() - t0 < a.seconds:        # published count once a second
+        time.sleep(1.0)
+        timeline.append(b.published(conn))
+        if timeline[-1] >= 2 * a.n:
+            break
+        if a.stacks and len(timeline) % 2 == 0:      # a wall-clock stack sample
+            bt = subprocess.run(["gdb", "-batch", "-p", str(p.pid), "-ex", "bt 12"],
+                                capture_output=True, text=True).stdout
+            frames = [ln.split(" in ")[1].split(" (")[0] if " in " in ln else ln.split()[1]
+                      for ln in bt.splitlines() if ln.startswith("#")]
+            stacks.append(" < ".join(frames[:9]))
+    perf.send_signal(2)
+    perf.wait(60)
+    t1 = time.monotonic()
+    print("published, once a second: " + " ".join(str(x) for x in timeline))
+    c1 = b.cpu_seconds(p.pid)
+    done = b.published(conn)
+    b.stop_daemon(p)
+    with conn.cursor() as cur:
+        cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        x1 = cur.fetchone()[0]
+        cur.execute("SELECT calls, round(total_exec_time)::int, round(mean_exec_time::numeric, 3), "
+                    "rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
+                    "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12")
+        top = cur.fetchall()
+    print("%d deliveries published in %.1f s (%.0f/s); daemon CPU %.2f s (%.0f%%); "
+          "%d commits (%.0f/s)" % (done, t1 - t0, done / (t1 - t0), c1 - c0,
+                                   100 * (c1 - c0) / (t1 - t0), x1 - x0, (x1 - x0) / (t1 - t0)))
+    print("\ntop statements by total execution time (calls, total ms, mean ms, rows, query):")
+    for t in top:
+        print("  %7d %8d %9s %8d  %s" % t)
+    rep = subprocess.run(["perf", "report", "-i", perf_data, "--no-children", "--stdio",
+                          "--percent-limit", "2", "-g", "none"], capture_output=True, text=True)
+    print("\nperf report (self time, daemon only):")
+    print("\n".join(ln for ln in rep.stdout.splitlines() if ln and not ln.startswith("#"))[:4000])
+    if stacks:
+        print("\nwall-clock stack samples of the daemon (gdb, every 2 s):")
+        for st in stacks:
+            print("  " + st)
+    sink.stop()
+
+
+if __name__ == "__main__":
+    main()

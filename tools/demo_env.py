@@ -27,15 +27,20 @@ counts and the simulators' statistics.  They exit 1 with one line saying
 why when something is wrong, so the shell script can stop there.
 """
 
-import argparse
-import json
-import os
-import shlex
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
+
+# Ctrl-C ends a short-lived command at once, by the signal, as the shell
+# expects of an interrupted command (no traceback); `up` sets its own.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shlex  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
@@ -59,7 +64,7 @@ class DemoError(Exception):
 
 
 def heading(text):
-    print("== %s ==" % text, flush=True)
+    print("\n== %s ==" % text, flush=True)
 
 
 def say(text):
@@ -153,6 +158,13 @@ def _on_signal(signum, frame):
 
 
 def cmd_up(a):
+    # A session of our own: Ctrl-C in the terminal goes to the script,
+    # whose trap stops us with SIGTERM, in order; otherwise PostgreSQL and
+    # the simulators would die under the daemon before it is stopped.
+    try:
+        os.setsid()
+    except OSError:
+        pass                       # already a group leader: started on its own
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     parent = os.getppid()
@@ -269,13 +281,15 @@ def alive(pid):
         return True
 
 
-def wait(what, done, pid, timeout, progress):
-    """Poll done() every 250 ms; a progress line every 5 s."""
+def wait(what, done, pid, timeout, progress, since=None):
+    """Poll done() every 250 ms; a progress line every 5 s.  since: the
+    wall-clock time the awaited work began, for the "after" line."""
     start = time.monotonic()
     last = start
     while True:
         if done():
-            say("%s after %.1fs" % (what, time.monotonic() - start))
+            took = time.time() - since if since else time.monotonic() - start
+            say("%s after %.1fs" % (what, took))
             return
         now = time.monotonic()
         if pid and not alive(pid):
@@ -320,6 +334,7 @@ def cmd_change(a):
     if len(rows) < a.revoke + a.correct:
         raise DemoError("only %d penalties are published at both targets" % len(rows))
     revoke, correct = rows[:a.revoke], rows[a.revoke:]
+    t0 = time.time()
     for did, _ in revoke:
         w.q(w.cases, "UPDATE cms.decision SET approval_status = '已撤销' WHERE decision_no = %s",
             did)
@@ -330,7 +345,7 @@ def cmd_change(a):
             "（经复核更正）", "决定书内容已更正", did)
         say("corrected %s" % did)
     with open(os.path.join(a.out, "changes.json"), "w", encoding="utf-8") as f:
-        json.dump({"revoked": [d for d, _ in revoke],
+        json.dump({"at": t0, "revoked": [d for d, _ in revoke],
                    "corrected": {d: rev for d, rev in correct}}, f)
     return 0
 
@@ -355,7 +370,7 @@ def cmd_changed(a):
         return left
 
     wait("withdrawals and updates delivered", lambda: not pending(), a.pid, a.timeout,
-         lambda: "; ".join(pending()))
+         lambda: "; ".join(pending()), since=ch["at"])
     return 0
 
 
@@ -420,11 +435,6 @@ def main(argv=None):
     except (RuntimeError, OSError, TimeoutError) as exc:     # from the harness: a server failed
         sys.stderr.write("demo: %s\n" % str(exc).strip())
         return 1
-    except KeyboardInterrupt:
-        # Die of SIGINT, as the shell expects of an interrupted command.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-        return 130
 
 
 if __name__ == "__main__":

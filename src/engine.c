@@ -96,7 +96,6 @@ struct engine {
     bool db_down_logged;
     bool wake;                       /* something new may be due */
     bool scanning;                   /* a detection pass is unfinished */
-    int64_t due_at;                  /* a delivery falls due then (monotonic ms), 0: none known */
     int64_t watchdog_ms;
     long detected, attempts;
 };

@@ -77,9 +77,9 @@ static const char *SQL_EXPIRE =
     "RETURNING decision_id, target, to_char(expires_on, 'YYYY-MM-DD')";
 
 static const char *SQL_NEXT_DUE =
-    "SELECT (extract(epoch FROM (min(next_attempt_at) - now())) * 1000)::bigint "
-    "FROM epsync.deliveries WHERE state IN ('pending', 'retry', 'withdraw_pending') "
-    "  AND (lease_until IS NULL OR lease_until < now())";
+    "SELECT (extract(epoch FROM (min(GREATEST(next_attempt_at, "
+    "    coalesce(lease_until, next_attempt_at))) - now())) * 1000)::bigint "
+    "FROM epsync.deliveries WHERE state IN ('pending', 'retry', 'withdraw_pending')";
 
 /* ------------------------------------------------------------------ */
 

@@ -242,3 +242,43 @@ def test_once_exits_0_when_nothing_is_left_due():
     assert r.returncode == 0, r.stderr
     assert w.drained()
     assert w.q("SELECT count(*) FROM epsync.deliveries WHERE state = 'published'")[0][0] == 6
+
+
+def test_notify_channel_wakes_the_detector_at_once():
+    w = World(poll={"interval": "1h", "notify_channel": "epsync_cases"})
+    with w.src.cursor() as cur:
+        cur.execute("""
+            CREATE FUNCTION epsync_source.notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('epsync_cases', NEW.decision_id); RETURN NEW; END $$;
+            CREATE TRIGGER decisions_notify AFTER INSERT OR UPDATE ON epsync_source.decisions
+                FOR EACH ROW EXECUTE FUNCTION epsync_source.notify();
+        """)
+    w.ep.start_daemon()
+    w.ep.wait_until(lambda: "this process is the change detector" in w.ep.log(), timeout=10,
+                    what="the first poll")
+    time.sleep(0.5)
+    d = h.insert_decision(w.src)   # the next timed poll is an hour away
+    w.wait_states(d["decision_id"], BOTH_PUBLISHED, timeout=15)
+    assert w.ep.stop() == 0
+
+
+def test_a_published_decision_missing_from_the_source_is_reported_not_withdrawn():
+    w = World(poll={"reconcile_every": "1s"})
+    d = h.insert_decision(w.src)
+    w.ep.start_daemon()
+    w.wait_states(d["decision_id"], BOTH_PUBLISHED)
+    with w.src.cursor() as cur:
+        cur.execute("DELETE FROM epsync_source.decisions WHERE decision_id = %s", (d["decision_id"],))
+    w.ep.wait_until(lambda: "published decision missing from source" in w.ep.log(), timeout=20,
+                    what="the missing decision flagged")
+    assert w.ep.stop() == 0
+    assert w.states(d["decision_id"]) == BOTH_PUBLISHED
+    assert w.q("SELECT missing_since IS NOT NULL FROM epsync.decisions WHERE decision_id = %s",
+               d["decision_id"])[0][0]
+    r = w.ep.run(["report", "--format", "json"])
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    flagged = [n for n in report["needs_attention"] if n.get("decision_id") == d["decision_id"]]
+    assert flagged and any("missing" in json.dumps(n) for n in flagged), report["needs_attention"]
+    assert not [x for x in w.city.records() if x.get("decision_id") == d["decision_id"]
+                and x["op"] == "withdraw"]

@@ -18,7 +18,7 @@ request between 0 and 1):
   reject_ids [..], slow (+ slow_ms), reset, html (+ html_status),
   truncated, oversized, lost_answer (+ lost_answer_mode reset|truncated),
   short_results, token_revoke_rate, token_ttl_s, clock_offset_s,
-  down, downtime [[start_s, end_s], ...]
+  body_limit, down, downtime [[start_s, end_s], ...]
 
 Downtime windows count from the moment the fault set took effect: the start
 of the simulator for --faults, the POST for /_sim/faults.
@@ -119,7 +119,7 @@ FAULT_DEFAULTS = {
     "truncated": 0.0, "oversized": 0.0, "lost_answer": 0.0,
     "lost_answer_mode": "reset", "short_results": 0.0,
     "token_revoke_rate": 0.0, "token_ttl_s": None, "clock_offset_s": 0.0,
-    "down": False, "downtime": [],
+    "body_limit": None, "down": False, "downtime": [],
 }
 
 HTML_PAGE = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"

@@ -449,6 +449,36 @@ def test_city_token_revoked_is_renewed_not_an_attempt():
     assert w.ep.stop() == 0
 
 
+def test_city_token_refused_again_after_renewal_is_a_failure_not_a_loop():
+    # "Renew once and repeat the call": when the fresh token is refused as
+    # well, the call has failed; renewing again at once, forever, hammers
+    # the token endpoint and leaves the delivery pending with no trace.
+    w = World()
+    w.warm_city()
+    issued = w.city.stats()["requests"]["token_issued"]
+    w.city.set_faults({"token_revoke_rate": 1.0})
+    did = w.insert(1)[0]
+
+    def failed():
+        r = w.row(did, "city")
+        return r if r and r["state"] == "retry" and r["last_http"] == 401 else None
+
+    try:
+        row = w.ep.wait_until(failed, timeout=5, what="the second 401 recorded as a failure")
+    except TimeoutError:
+        raise AssertionError("after 5 s: %d token requests, %d refused calls, delivery %s" % (
+            w.city.stats()["requests"]["token_issued"] - issued,
+            w.city.stats()["requests"].get("unauthorized", 0), w.row(did, "city"))) from None
+    finally:
+        st = w.city.stats()
+        w.city.set_faults({})
+    renewals = st["requests"]["token_issued"] - issued
+    assert renewals <= 2 * row["total_attempts"] + 1, (renewals, row)
+    assert row["total_attempts"] >= 1 and row["last_error"], row
+    assert_published_once(w, did)
+    assert w.ep.stop() == 0
+
+
 def test_city_bad_credentials_pause_the_target():
     w = World()
     with open(w.city.secret_file, "w") as f:
@@ -596,6 +626,32 @@ def test_province_413_splits_the_batch_and_publishes_all():
     assert st["requests"].get("too_large_413", 0) >= 2, st["requests"]
     sizes = [len(json.dumps(r["body"], ensure_ascii=False).encode()) for r in w.prov.records()]
     assert min(sizes) > 25_000, sizes       # the big facts went out whole
+    assert w.ep.stop() == 0
+
+
+def test_province_413_for_a_single_record_is_not_resent_forever():
+    # A batch of one cannot be split: a 413 for it must end as a recorded
+    # failure (rejected, or a retry with backoff), not as the same request
+    # sent again at once, unboundedly, with the delivery showing nothing.
+    w = World(faults={"province": {"body_limit": 10_000}})
+    facts = "当事人销售的产品经抽样检验不合格，" * 600      # ~30 kB of UTF-8
+    did = w.insert(1, violation_facts=facts)[0]
+    w.ep.start_daemon()
+
+    def recorded():
+        r = w.row(did, "province")
+        return r if r and r["state"] in ("rejected", "retry") and r["last_http"] == 413 else None
+
+    try:
+        row = w.ep.wait_until(recorded, timeout=5, what="the 413 of a lone record recorded")
+    except TimeoutError:
+        raise AssertionError("after 5 s: %d requests answered 413, delivery %s" % (
+            w.prov.stats()["requests"].get("too_large_413", 0),
+            w.row(did, "province"))) from None
+    sent = w.prov.stats()["requests"].get("too_large_413", 0)
+    assert row["total_attempts"] >= 1 and row["last_error"], row
+    assert sent <= row["total_attempts"] + 1, (sent, row)
+    assert w.prov.stats()["publications_total"] == 0
     assert w.ep.stop() == 0
 
 

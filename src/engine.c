@@ -98,6 +98,8 @@ struct engine {
     bool scanning;                   /* a detection pass is unfinished */
     int64_t watchdog_ms;
     long detected, attempts;
+    date_t today;                    /* CST day of published_today */
+    long published_today;            /* by this process */
 };
 
 static int64_t mono_ms(void)
@@ -549,10 +551,23 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             delivery_free(c->d);
             continue;
         }
-        if (out[i].kind == OUTCOME_REAUTH || out[i].kind == OUTCOME_SPLIT) {
+        /* A renewed token is tried once, a batch too large is split: both
+         * go again at once and are not attempts.  A second refusal after
+         * renewal, or a single record too large, is an ordinary failure. */
+        if (out[i].kind == OUTCOME_REAUTH && c->reauthed) {
+            out[i].kind = OUTCOME_TRANSIENT;
+            snprintf(out[i].message, sizeof out[i].message,
+                     "access token refused again right after renewal");
+        } else if (out[i].kind == OUTCOME_SPLIT && ctx->n == 1) {
+            out[i].kind = OUTCOME_PERMANENT;
+            snprintf(out[i].message, sizeof out[i].message,
+                     "HTTP 413: this record alone exceeds the platform's size limit");
+        } else if (out[i].kind == OUTCOME_REAUTH || out[i].kind == OUTCOME_SPLIT) {
             if (out[i].kind == OUTCOME_SPLIT)
                 tr->split_limit = ctx->n / 2 ? ctx->n / 2 : 1;
-            ready_push(tr, c);              /* again at once, not an attempt */
+            else
+                c->reauthed = true;
+            ready_push(tr, c);
             all_transient = false;
             continue;
         }
@@ -574,8 +589,15 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
         } else {
             all_transient = false;
             any_ok = true;
-            if (r->kind == RES_OK)
+            if (r->kind == RES_OK && r->op != OP_WITHDRAW) {
+                date_t today = date_cst(wall_ms());
+                if (today != en->today) {
+                    en->today = today;
+                    en->published_today = 0;
+                }
+                en->published_today++;
                 tr->published++;
+            }
         }
         if (out[i].pause_target)
             tr->broken = true;
@@ -766,8 +788,10 @@ static void status(struct engine *en, int64_t now)
             snprintf(paused + strlen(paused), sizeof paused - strlen(paused), "%s%s",
                      paused[0] ? "," : "", en->tr[i].t->name);
     }
-    snprintf(line, sizeof line, "backlog=%ld published=%ld in_flight=%zu paused=%s", backlog,
-             published, http_in_flight(en->http), paused[0] ? paused : "none");
+    if (date_cst(wall_ms()) != en->today)
+        en->published_today = 0;
+    snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s",
+             backlog, en->published_today, http_in_flight(en->http), paused[0] ? paused : "none");
     notify_status(line);
     if (now >= en->next_summary) {
         en->next_summary = now + SUMMARY_EVERY_MS;

@@ -44,9 +44,11 @@ def test_notify_ready_status_watchdog_reload_stopping():
     w.ep.wait_until(lambda: ns.has("READY=1"), timeout=10, what="READY=1")
     w.wait_states(d["decision_id"], BOTH_PUBLISHED)
     w.ep.wait_until(lambda: ns.has("WATCHDOG=1"), timeout=5, what="WATCHDOG=1")
-    w.ep.wait_until(lambda: ns.has("STATUS=backlog="), timeout=15, what="STATUS=")
-    status = [m for m in ns.messages if m.startswith("STATUS=")][-1]
-    assert "paused=" in status and "published=" in status, status
+    # STATUS is refreshed every 10 s: one of them reports the publication.
+    w.ep.wait_until(lambda: ns.has("STATUS=backlog=0 published_today=2 "), timeout=25,
+                    what="STATUS= with the publication")
+    status = [m for m in ns.messages if "published_today=2" in m][-1]
+    assert "paused=none" in status, status
     w.ep.proc.send_signal(signal.SIGHUP)
     w.ep.wait_until(lambda: ns.has("RELOADING=1"), timeout=5, what="RELOADING=1")
     assert any("MONOTONIC_USEC=" in m for m in ns.messages if m.startswith("RELOADING=1"))

@@ -227,8 +227,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "baseline: %s", PQresultErrorMessage(r));
                 goto out;
             }
-            if (PQntuples(r) == 0)
+            if (PQntuples(r) == 0) {
+                PQclear(r);
+                r = NULL;
                 break;
+            }
             free(next);
             next = strdup(PQgetvalue(r, 0, 0));
             char *receipt = base_deliver(h, t, urls[t], token, next, PQgetvalue(r, 0, 1));

@@ -27,7 +27,11 @@ import harness as h  # noqa: E402
 DUE_STATES = ("pending", "retry", "withdraw_pending")
 TARGETS = ("city", "province")
 SCALE = float(os.environ.get("EPSYNC_SOAK_SCALE", "1.0"))
-DB_ERRORS = (h.psycopg2.OperationalError, h.psycopg2.InterfaceError)
+# What a restart of PostgreSQL looks like to a client (a connection cut in
+# the middle of a statement is a bare DatabaseError); mistakes in a
+# statement are not among them.
+DB_ERRORS = (h.psycopg2.OperationalError, h.psycopg2.InterfaceError, h.psycopg2.DatabaseError)
+NOT_OUTAGES = (h.psycopg2.ProgrammingError, h.psycopg2.IntegrityError, h.psycopg2.DataError)
 
 
 def scaled(seconds):
@@ -70,6 +74,8 @@ class SoakWorld:
                 with self._conn.cursor() as cur:
                     cur.execute(sql, params)
                     return cur.fetchall() if cur.description else []
+            except NOT_OUTAGES:
+                raise
             except DB_ERRORS:
                 self._conn = None
                 if n == tries - 1:
@@ -255,6 +261,8 @@ class Writer(threading.Thread):
                 with self._conn.cursor() as cur:
                     cur.execute(sql, params)
                     return cur.fetchall() if cur.description else []
+            except NOT_OUTAGES:
+                raise
             except DB_ERRORS:
                 self._conn = None
                 self.reconnects += 1

@@ -82,6 +82,27 @@ static const char *SQL_PAGE_FMT =
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
     "ORDER BY r.updated_at, r.decision_id::text LIMIT " "500";
 
+/* Polls read keys first and fetch whole rows only for what changed: the
+ * overlap window is re-read on every poll, and after a bulk load it can
+ * hold the whole backlog. */
+static const char *SQL_KEYS_FMT =
+    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "       r.decision_id::text "
+    "FROM %s r "
+    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "5000";
+#define KEY_ROWS 5000
+
+static const char *SQL_STALE =
+    "SELECT u.id FROM unnest($1::text[], $2::timestamptz[]) AS u(id, upd) "
+    "LEFT JOIN epsync.decisions d ON d.decision_id = u.id "
+    "WHERE d.decision_id IS NULL OR d.recheck OR d.src_updated_at IS DISTINCT FROM u.upd";
+
+static const char *SQL_TOUCHED =
+    "UPDATE epsync.decisions d SET src_updated_at = u.upd "
+    "FROM unnest($1::text[], $2::timestamptz[]) AS u(id, upd) "
+    "WHERE d.decision_id = u.id AND d.src_updated_at IS DISTINCT FROM u.upd";
+
 static const char *SQL_BY_ID_FMT =
     "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "       r.decision_id::text, (to_jsonb(r) - 'updated_at')::text "
@@ -590,12 +611,16 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
 {
     PGresult *known = NULL;
     struct row *chg[PAGE_ROWS];
+    struct buf touched_ids = BUF_INIT, touched_upd = BUF_INIT;
     int nchg = 0, rc;
 
     db_array_end(&pg->ids);
     const char *p[1] = { pg->ids.data };
-    if ((rc = db_exec(s->state, "read known decisions", SQL_KNOWN, 1, p, &known, e)) < 0)
+    if ((rc = db_exec(s->state, "read known decisions", SQL_KNOWN, 1, p, &known, e)) < 0) {
+        buf_free(&touched_ids);
+        buf_free(&touched_upd);
         return rc;
+    }
     for (int i = 0; i < pg->n; i++) {
         struct row *r = &pg->rows[i];
         bool final = !strcmp(r->state, "final"), revoked = !strcmp(r->state, "revoked");
@@ -609,15 +634,27 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
             continue;   /* drafts and the like are not ours */
         if (is_known && !force && PQgetvalue(known, k, 3)[0] != 't'
             && !strcmp(PQgetvalue(known, k, 1), r->revision)
-            && !strcmp(PQgetvalue(known, k, 2), r->state))
+            && !strcmp(PQgetvalue(known, k, 2), r->state)) {
+            db_array_add(&touched_ids, r->id);   /* updated_at moved, content did not */
+            db_array_add(&touched_upd, r->updated_at);
             continue;
+        }
         chg[nchg++] = r;
         if (json_object_array_length(r->reasons))
             st->invalid++;
     }
     PQclear(known);
     st->changed += nchg;
-    return nchg ? store_changes(s, chg, nchg, e) : 0;
+    rc = nchg ? store_changes(s, chg, nchg, e) : 0;
+    if (rc == 0 && touched_ids.len) {
+        db_array_end(&touched_ids);
+        db_array_end(&touched_upd);
+        const char *tp[2] = { touched_ids.data, touched_upd.data };
+        rc = db_exec(s->state, "note touched decisions", SQL_TOUCHED, 2, tp, NULL, e);
+    }
+    buf_free(&touched_ids);
+    buf_free(&touched_upd);
+    return rc;
 }
 
 static int read_page(source *s, PGresult *res, struct page *pg, int64_t now_ms)
@@ -678,42 +715,103 @@ fail:
     return rc;
 }
 
+/* Read the rows whose ids are in the array literal `ids` (at most
+ * PAGE_ROWS) and process them. */
+static int fetch_and_process(source *s, const char *ids, bool force, int64_t now_ms,
+                             struct source_stats *st, struct err *e)
+{
+    struct buf sql = BUF_INIT;
+    struct page *pg = xcalloc(1, sizeof *pg);
+    PGresult *res = NULL;
+    const char *p[1] = { ids };
+    int rc;
+
+    buf_printf(&sql, SQL_BY_ID_FMT, s->relation);
+    if ((rc = db_exec(s->src, "read changed rows", sql.data, 1, p, &res, e)) == 0) {
+        read_page(s, res, pg, now_ms);
+        rc = process_page(s, pg, force, st, e);
+    }
+    PQclear(res);
+    page_clear(pg);
+    free(pg);
+    buf_free(&sql);
+    return rc;
+}
+
 static int recheck_flagged(source *s, int64_t now_ms, struct source_stats *st, struct err *e)
 {
-    PGresult *ids = NULL, *res = NULL;
-    struct buf arr = BUF_INIT, sql = BUF_INIT;
-    struct page *pg = NULL;
+    PGresult *ids = NULL;
+    struct buf arr = BUF_INIT;
     int rc;
 
     if ((rc = db_exec(s->state, "read decisions to recheck", SQL_RECHECK, 0, NULL, &ids, e)) < 0)
         return rc;
-    if (PQntuples(ids) == 0)
-        goto out;
-    for (int i = 0; i < PQntuples(ids); i++)
-        db_array_add(&arr, PQgetvalue(ids, i, 0));
-    db_array_end(&arr);
-    buf_printf(&sql, SQL_BY_ID_FMT, s->relation);
-    const char *p[1] = { arr.data };
-    if ((rc = db_exec(s->src, "read rows to recheck", sql.data, 1, p, &res, e)) < 0)
-        goto out;
-    pg = xcalloc(1, sizeof *pg);
-    read_page(s, res, pg, now_ms);
-    rc = process_page(s, pg, true, st, e);
-    if (rc == 0) {
+    if (PQntuples(ids) > 0) {
+        for (int i = 0; i < PQntuples(ids); i++)
+            db_array_add(&arr, PQgetvalue(ids, i, 0));
+        db_array_end(&arr);
+        const char *p[1] = { arr.data };
+        rc = fetch_and_process(s, arr.data, true, now_ms, st, e);
         /* Rows no longer in the source: clear the flag so they are not re-read forever. */
-        rc = db_exec(s->state, "clear recheck",
-                     "UPDATE epsync.decisions SET recheck = false WHERE decision_id = ANY($1::text[])",
-                     1, p, NULL, e);
+        if (rc == 0)
+            rc = db_exec(s->state, "clear recheck",
+                         "UPDATE epsync.decisions SET recheck = false "
+                         "WHERE decision_id = ANY($1::text[])", 1, p, NULL, e);
+    }
+    PQclear(ids);
+    buf_free(&arr);
+    return rc;
+}
+
+/* One page of keys of a poll: the rows not yet seen at this updated_at
+ * are fetched whole and processed.  Returns the number of keys read. */
+static int poll_keys_page(source *s, const char *keys_sql, int64_t now_ms,
+                          struct source_stats *st, struct err *e)
+{
+    PGresult *keys = NULL, *stale = NULL;
+    struct buf ids = BUF_INIT, upds = BUF_INIT, chunk = BUF_INIT;
+    const char *p[2] = { s->scan.after_upd, s->scan.after_id };
+    int rc, n;
+
+    if ((rc = db_exec(s->src, "read the source", keys_sql, 2, p, &keys, e)) < 0)
+        return rc;
+    n = PQntuples(keys);
+    if (n == 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        db_array_add(&ids, PQgetvalue(keys, i, 1));
+        db_array_add(&upds, PQgetvalue(keys, i, 0));
+    }
+    db_array_end(&ids);
+    db_array_end(&upds);
+    snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(keys, n - 1, 0));
+    free(s->scan.after_id);
+    s->scan.after_id = xstrdup(PQgetvalue(keys, n - 1, 1));
+    if (strcmp(s->scan.after_upd, s->scan.high) > 0)
+        snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
+    st->scanned += n;
+
+    const char *sp[2] = { ids.data, upds.data };
+    if ((rc = db_exec(s->state, "find changed rows", SQL_STALE, 2, sp, &stale, e)) < 0)
+        goto out;
+    for (int i = 0, inchunk = 0; i < PQntuples(stale); i++) {
+        db_array_add(&chunk, PQgetvalue(stale, i, 0));
+        if (++inchunk == PAGE_ROWS || i == PQntuples(stale) - 1) {
+            db_array_end(&chunk);
+            st->scanned -= inchunk;   /* counted again by process_page */
+            if ((rc = fetch_and_process(s, chunk.data, false, now_ms, st, e)) < 0)
+                goto out;
+            buf_reset(&chunk);
+            inchunk = 0;
+        }
     }
 out:
-    if (pg)
-        page_clear(pg);
-    free(pg);
-    PQclear(ids);
-    PQclear(res);
-    buf_free(&arr);
-    buf_free(&sql);
-    return rc;
+    PQclear(keys);
+    PQclear(stale);
+    buf_free(&ids);
+    buf_free(&upds);
+    buf_free(&chunk);
+    return rc < 0 ? rc : n;
 }
 
 /* Start a scan: read the watermark and the database clock. */
@@ -766,6 +864,20 @@ int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *
     memset(st, 0, sizeof *st);
     if (!s->scan.active && (rc = scan_begin(s, reconcile, e)) < 0)
         goto out;
+    if (!s->scan.reconcile) {
+        buf_printf(&sql, SQL_KEYS_FMT, s->relation);
+        for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
+            int n = poll_keys_page(s, sql.data, now_ms, st, e);
+            if ((rc = n) < 0)
+                goto out;
+            if (n < KEY_ROWS) {
+                finished = true;
+                break;
+            }
+        }
+        goto done;
+    }
+    /* The reconcile reads every row whole and compares revisions. */
     buf_printf(&sql, SQL_PAGE_FMT, s->relation);
     for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
         const char *p[2] = { s->scan.after_upd, s->scan.after_id };
@@ -791,6 +903,7 @@ int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *
             break;
         }
     }
+done:
     if (finished && s->scan.reconcile && (rc = flag_missing(s, s->scan.start, st, e)) < 0)
         goto out;
     if (finished && (rc = recheck_flagged(s, now_ms, st, e)) < 0)

@@ -38,6 +38,14 @@ void db_rollback(db *d);
 void db_array_add(struct buf *b, const char *value);
 void db_array_end(struct buf *b);
 
+/* Row lookup by key for a result: maps column a (and b when b >= 0)
+ * of every row to its row number.  Free with db_index_free(). */
+struct json_object;
+struct json_object *db_index_rows(PGresult *r, int a, int b);
+/* Row number of key (ka, kb) (kb NULL when the index has one column), -1 when absent. */
+int db_index_find(struct json_object *idx, const char *ka, const char *kb);
+void db_index_free(struct json_object *idx);
+
 /* 0 when the state schema is at DB_SCHEMA_VERSION; otherwise -ENOENT
  * (missing), -ESTALE (older) or -EPROTO (newer), e says which command
  * fixes it. */

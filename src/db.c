@@ -14,6 +14,8 @@
 #include "buf.h"
 #include "log.h"
 
+#include <json-c/json.h>
+
 struct db {
     PGconn *conn;
     char *conninfo;
@@ -181,10 +183,15 @@ void db_array_add(struct buf *b, const char *value)
         return;
     }
     buf_putc(b, '"');
-    for (const char *p = value; *p; p++) {
-        if (*p == '"' || *p == '\\')
+    /* Copy runs without a quote or backslash whole; escape those two. */
+    for (const char *p = value; *p;) {
+        size_t run = strcspn(p, "\"\\");
+        buf_append(b, p, run);
+        p += run;
+        if (*p) {
             buf_putc(b, '\\');
-        buf_putc(b, *p);
+            buf_putc(b, *p++);
+        }
     }
     buf_putc(b, '"');
 }
@@ -194,4 +201,43 @@ void db_array_end(struct buf *b)
     if (!b->len)
         buf_putc(b, '{');
     buf_putc(b, '}');
+}
+
+/* The key of a row: the two values joined by a unit separator, which
+ * cannot occur in ids or target names. */
+static const char *index_key(struct buf *k, const char *a, const char *b)
+{
+    buf_reset(k);
+    buf_puts(k, a);
+    if (b) {
+        buf_putc(k, '\x1f');
+        buf_puts(k, b);
+    }
+    return buf_str(k);
+}
+
+struct json_object *db_index_rows(PGresult *r, int a, int b)
+{
+    json_object *idx = json_object_new_object();
+    struct buf k = BUF_INIT;
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_object_add(idx, index_key(&k, PQgetvalue(r, i, a),
+                                              b >= 0 ? PQgetvalue(r, i, b) : NULL),
+                               json_object_new_int(i));
+    buf_free(&k);
+    return idx;
+}
+
+int db_index_find(struct json_object *idx, const char *ka, const char *kb)
+{
+    struct buf k = BUF_INIT;
+    json_object *v = NULL;
+    int found = json_object_object_get_ex(idx, index_key(&k, ka, kb), &v);
+    buf_free(&k);
+    return found ? json_object_get_int(v) : -1;
+}
+
+void db_index_free(struct json_object *idx)
+{
+    json_object_put(idx);
 }

@@ -28,7 +28,7 @@
 #include "validate.h"
 
 #define PAGE_ROWS 500
-#define SCAN_PAGES_PER_CALL 10
+#define SCAN_PAGES_PER_CALL 2   /* then the loop sends what is due */
 #define DETECTOR_LOCK_KEY "7245310002"
 
 /* A scan in progress: source_poll() reads a bounded number of pages per
@@ -455,19 +455,18 @@ static void page_clear(struct page *pg)
     buf_free(&pg->ids);
 }
 
-static struct have *find_have(PGresult *r, const char *id, const char *target, struct have *h)
+static struct have *find_have(PGresult *r, json_object *idx, const char *id, const char *target,
+                              struct have *h)
 {
+    int i = db_index_find(idx, id, target);
     memset(h, 0, sizeof *h);
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (strcmp(PQgetvalue(r, i, 0), id) || strcmp(PQgetvalue(r, i, 1), target))
-            continue;
-        h->exists = true;
-        snprintf(h->state, sizeof h->state, "%s", PQgetvalue(r, i, 2));
-        h->published = !PQgetisnull(r, i, 3);
-        snprintf(h->published_revision, sizeof h->published_revision, "%s", PQgetvalue(r, i, 3));
-        h->want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
-        break;
-    }
+    if (i < 0)
+        return h;
+    h->exists = true;
+    snprintf(h->state, sizeof h->state, "%s", PQgetvalue(r, i, 2));
+    h->published = !PQgetisnull(r, i, 3);
+    snprintf(h->published_revision, sizeof h->published_revision, "%s", PQgetvalue(r, i, 3));
+    h->want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
     return h;
 }
 
@@ -479,6 +478,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
     char **details = NULL;
     size_t nev = 0, evcap = 0;
     PGresult *locked = NULL;
+    json_object *locked_idx = NULL;
     int rc;
 
     memset(d, 0, sizeof d);
@@ -520,6 +520,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
     if ((rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
         goto fail;
 
+    locked_idx = db_index_rows(locked, 0, 1);
     evcap = (size_t)n * (s->cfg->ntargets + 1);
     ev = xcalloc(evcap, sizeof *ev);
     details = xcalloc(evcap, sizeof *details);
@@ -532,7 +533,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
             struct plan p;
             if (!tc->enabled)
                 continue;
-            find_have(locked, r->id, tc->name, &h);
+            find_have(locked, locked_idx, r->id, tc->name, &h);
             if (!plan_target(r, tc, &h, &p))
                 continue;
             nchanged++;
@@ -590,6 +591,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
 fail:
     db_rollback(s->state);
 out:
+    db_index_free(locked_idx);
     PQclear(locked);
     for (size_t k = 0; k < nev; k++) {
         free(details[k]);
@@ -621,15 +623,13 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
         buf_free(&touched_upd);
         return rc;
     }
+    json_object *known_idx = db_index_rows(known, 0, -1);
     for (int i = 0; i < pg->n; i++) {
         struct row *r = &pg->rows[i];
         bool final = !strcmp(r->state, "final"), revoked = !strcmp(r->state, "revoked");
-        int k;
         st->scanned++;
-        for (k = 0; k < PQntuples(known); k++)
-            if (!strcmp(PQgetvalue(known, k, 0), r->id))
-                break;
-        bool is_known = k < PQntuples(known);
+        int k = db_index_find(known_idx, r->id, NULL);
+        bool is_known = k >= 0;
         if (!final && !revoked)
             continue;   /* drafts and the like are not ours */
         if (is_known && !force && PQgetvalue(known, k, 3)[0] != 't'
@@ -643,6 +643,7 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
         if (json_object_array_length(r->reasons))
             st->invalid++;
     }
+    db_index_free(known_idx);
     PQclear(known);
     st->changed += nchg;
     rc = nchg ? store_changes(s, chg, nchg, e) : 0;

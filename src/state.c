@@ -282,20 +282,13 @@ static const char *result_word(enum result_kind k)
     return words[k];
 }
 
-static int find_locked(PGresult *r, const struct result *res)
-{
-    for (int i = 0; i < PQntuples(r); i++)
-        if (!strcmp(PQgetvalue(r, i, 0), res->decision_id) && !strcmp(PQgetvalue(r, i, 1), res->target))
-            return i;
-    return -1;
-}
-
 int state_record(db *d, const char *owner, struct result *res, size_t n, struct err *e)
 {
     struct buf ids = BUF_INIT, tgts = BUF_INIT, col[C_N];
     struct audit_event *ev = xcalloc(n + 1, sizeof *ev);
     char **det = xcalloc(n + 1, sizeof *det);
     PGresult *locked = NULL;
+    json_object *locked_idx = NULL;
     size_t nev = 0;
     int rc;
 
@@ -312,10 +305,11 @@ int state_record(db *d, const char *owner, struct result *res, size_t n, struct 
     const char *lp[2] = { ids.data, tgts.data };
     if ((rc = db_exec(d, "lock deliveries to record", SQL_LOCK, 2, lp, &locked, e)) < 0)
         goto fail;
+    locked_idx = db_index_rows(locked, 0, 1);
 
     for (size_t i = 0; i < n; i++) {
         struct result *x = &res[i];
-        int k = find_locked(locked, x);
+        int k = db_index_find(locked_idx, x->decision_id, x->target);
         if (k < 0)
             continue;   /* the row is gone (cannot happen: deliveries are never deleted) */
         struct row_now cur = {
@@ -385,6 +379,7 @@ int state_record(db *d, const char *owner, struct result *res, size_t n, struct 
 fail:
     db_rollback(d);
 out:
+    db_index_free(locked_idx);
     PQclear(locked);
     for (size_t i = 0; i < nev; i++)
         free(det[i]);

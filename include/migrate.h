@@ -1,6 +1,6 @@
 /* migrate.h - create or upgrade the state schema (SPEC §2 `epsync migrate`).
  *
- * Migrations are the numbered sql/NNN_*.sql files, embedded at build
+ * Migrations are the numbered files in sql/, embedded at build
  * time.  They are applied in one transaction under an advisory lock, so
  * two concurrent `migrate` runs and a crash half-way are both harmless. */
 #ifndef EPSYNC_MIGRATE_H
@@ -9,7 +9,7 @@
 #include "db.h"
 #include "err.h"
 
-/* Bring the schema to DB_SCHEMA_VERSION; *from/*to report the versions.
+/* Bring the schema to DB_SCHEMA_VERSION; from and to report the versions.
  * Refuses (-EPROTO) a schema newer than this binary. */
 int migrate_run(db *d, int *from, int *to, struct err *e);
 

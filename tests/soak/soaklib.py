@@ -47,9 +47,9 @@ def note(text):
 class SoakWorld:
     """A case database, both simulators, a config and n daemons sharing it."""
 
-    def __init__(self, faults=None, seed=None, daemons=1, **overrides):
+    def __init__(self, faults=None, seed=None, daemons=1, pg=None, **overrides):
         self.tmp = h.make_tmpdir("epsync-soak-")
-        self.pg = h.shared_cluster()
+        self.pg = pg or h.shared_cluster()
         self.db = h.fresh_dbname("soak")
         h.case_db(self.pg, self.db).close()
         faults = faults or {}

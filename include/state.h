@@ -23,7 +23,6 @@ struct claim {
     struct delivery *d;
     char old_state[24];
     bool no_request;          /* settle without a request (see kind below) */
-    bool reauthed;            /* already repeated once after a token renewal */
     const char *settle;       /* "cancel" | "noop" when no_request */
     char first_published[11]; /* CST date of the first publication, "" when none */
 };

@@ -34,6 +34,7 @@
 
 #define BREAKER_THRESHOLD 5          /* consecutive failed requests that pause a target */
 #define CLAIM_MAX 500                /* rows per claim statement */
+#define REAUTH_MAX 3                 /* renewed tokens refused in a row before 401 is a failure */
 #define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
 #define STATUS_EVERY_MS 10000
 #define SUMMARY_EVERY_MS (10 * 60 * 1000)
@@ -60,6 +61,7 @@ struct trt {
     struct claim *ready;
     size_t nready, capready;
     size_t split_limit;              /* after HTTP 413: smaller batches */
+    int renewals_unproven;           /* tokens obtained since a call last got through */
     long published;                  /* since start, for the summary */
 };
 
@@ -532,8 +534,11 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
     tr->in_flight--;
     if (ctx->auth) {
         tr->auth_in_flight = false;
-        if (!abandoned)
+        if (!abandoned) {
             adapter_auth_done(tr->a, resp, wall_ms());
+            if (resp->status == 200)
+                tr->renewals_unproven++;
+        }
         return;
     }
     out = xcalloc(ctx->n, sizeof *out);
@@ -551,10 +556,11 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             delivery_free(c->d);
             continue;
         }
-        /* A renewed token is tried once, a batch too large is split: both
-         * go again at once and are not attempts.  A second refusal after
-         * renewal, or a single record too large, is an ordinary failure. */
-        if (out[i].kind == OUTCOME_REAUTH && c->reauthed) {
+        /* A revoked token is renewed and the call repeated at once, a batch
+         * too large is split: neither is an attempt.  But when renewed
+         * tokens keep being refused before any call gets through, or a
+         * single record is too large, that is an ordinary failure. */
+        if (out[i].kind == OUTCOME_REAUTH && tr->renewals_unproven >= REAUTH_MAX) {
             out[i].kind = OUTCOME_TRANSIENT;
             snprintf(out[i].message, sizeof out[i].message,
                      "access token refused again right after renewal");
@@ -565,12 +571,12 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
         } else if (out[i].kind == OUTCOME_REAUTH || out[i].kind == OUTCOME_SPLIT) {
             if (out[i].kind == OUTCOME_SPLIT)
                 tr->split_limit = ctx->n / 2 ? ctx->n / 2 : 1;
-            else
-                c->reauthed = true;
             ready_push(tr, c);
             all_transient = false;
             continue;
         }
+        if (out[i].http_status && out[i].http_status != 401)
+            tr->renewals_unproven = 0;   /* the token was accepted */
         struct result *r = result_new(en, c);
         r->kind = result_of(out[i].kind);
         r->http_status = out[i].http_status;

@@ -29,6 +29,7 @@ struct delivery {
     struct json_object *fields;   /* masked field set (owned); also decided_on etc. */
     char *publicity_end;          /* "YYYY-MM-DD" or NULL */
     int attempt;                  /* 1-based number of this attempt of this operation */
+    unsigned auth_gen;            /* adapter's token generation the request carried */
 };
 
 void delivery_free(struct delivery *d);   /* frees members and d itself */

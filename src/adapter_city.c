@@ -38,6 +38,7 @@ struct city {
     int64_t auth_retry_ms;      /* current pause length */
     bool broken;                /* credentials refused */
     char reason[256];           /* why the last token request failed */
+    unsigned gen;               /* counts tokens obtained: which one a request carried */
 };
 
 static struct city *C(const adapter *a) { return a->priv; }
@@ -200,6 +201,7 @@ static void city_auth_done(adapter *a, const struct http_resp *r, int64_t now_ms
     }
     drop_token(c);
     c->token = xstrdup(tok);
+    c->gen++;
     c->expires_at_ms = now_ms + expires_s * 1000;
     c->renew_at_ms = now_ms + expires_s * 800;       /* 80 % of the lifetime */
     c->auth_retry_ms = 0;
@@ -219,7 +221,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
                       int64_t now_ms, struct http_req *req, struct err *e)
 {
     struct city *c = C(a);
-    const struct delivery *x = d[0];
+    struct delivery *x = d[0];   /* auth_gen is noted on it */
     struct json_object *body = NULL;
     struct buf url = BUF_INIT, hdr = BUF_INIT;
     int rc = -EINVAL;
@@ -255,6 +257,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
                  body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     buf_printf(&hdr, "Bearer %s", c->token);
     http_req_header(req, "Authorization", hdr.data);
+    x->auth_gen = c->gen;
     if (x->op != OP_WITHDRAW) {
         buf_reset(&hdr);
         buf_printf(&hdr, "%s:%s", x->decision_id, x->revision ? x->revision : "");
@@ -345,7 +348,10 @@ static void city_parse(adapter *a, struct delivery *const *d, size_t n,
     if (adapter_common_failure(r, &out[0]))
         return;
     if (r->status == 401) {
-        drop_token(c);
+        /* Only the token this call carried is known to be revoked: a 401
+         * for an older one must not throw away its replacement. */
+        if (d[0]->auth_gen == c->gen)
+            drop_token(c);
         adapter_outcome_set(&out[0], OUTCOME_REAUTH, NULL, "HTTP 401: access token refused, "
                             "renewing it");
         return;

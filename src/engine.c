@@ -34,7 +34,7 @@
 
 #define BREAKER_THRESHOLD 5          /* consecutive failed requests that pause a target */
 #define CLAIM_MAX 500                /* rows per claim statement */
-#define REAUTH_MAX 3                 /* renewed tokens refused in a row before 401 is a failure */
+#define REAUTH_MAX 5                 /* renewed tokens refused in a row before 401 is a failure */
 #define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
 #define STATUS_EVERY_MS 10000
 #define SUMMARY_EVERY_MS (10 * 60 * 1000)

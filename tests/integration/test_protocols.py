@@ -453,7 +453,7 @@ def test_city_token_refused_again_after_renewal_is_a_failure_not_a_loop():
     # "Renew once and repeat the call": when fresh tokens are refused as
     # well, the call has failed; renewing again at once, forever, hammers
     # the token endpoint and leaves the delivery pending with no trace.
-    # epsync tolerates up to 3 renewals that no call got through with
+    # epsync tolerates up to 5 renewals that no call got through with
     # (several revocations in a row happen when many calls are in flight),
     # then counts each refusal as a failed attempt, with backoff.
     w = World()
@@ -476,7 +476,7 @@ def test_city_token_refused_again_after_renewal_is_a_failure_not_a_loop():
         st = w.city.stats()
         w.city.set_faults({})
     renewals = st["requests"]["token_issued"] - issued
-    assert renewals <= 3 + 2 * row["total_attempts"] + 1, (renewals, row)
+    assert renewals <= 5 + 2 * row["total_attempts"] + 1, (renewals, row)
     assert row["total_attempts"] >= 1 and row["last_error"], row
     assert_published_once(w, did)
     assert w.ep.stop() == 0

@@ -62,6 +62,7 @@ struct trt {
     size_t nready, capready;
     size_t split_limit;              /* after HTTP 413: smaller batches */
     int renewals_unproven;           /* tokens obtained since a call last got through */
+    bool clock_warned;               /* "clock is off" said since the last success */
     long published;                  /* since start, for the summary */
 };
 
@@ -91,6 +92,7 @@ struct engine {
     /* results waiting to be recorded */
     struct result *res;
     size_t nres, capres;
+    int64_t res_since;               /* when the oldest of them arrived (monotonic ms) */
     /* timers (monotonic ms) */
     int64_t next_poll, next_reconcile, next_status, next_summary, next_expire, next_watchdog;
     int64_t db_retry_at, db_backoff;
@@ -187,6 +189,8 @@ static void ready_push(struct trt *tr, struct claim *c)
 
 static struct result *result_new(struct engine *en, const struct claim *c)
 {
+    if (en->nres == 0)
+        en->res_since = mono_ms();
     if (en->nres == en->capres) {
         en->capres = en->capres ? en->capres * 2 : 64;
         en->res = xrealloc(en->res, en->capres * sizeof *en->res);
@@ -235,13 +239,6 @@ static void log_result(const struct result *r)
                     KV("decision", r->decision_id), KV("target", r->target));
         break;
     case RES_TRANSIENT:
-        if (r->code && strcmp(r->code, "A0402") == 0) {
-            /* The gateway refuses our timestamps: the host clock is off. */
-            log_error("platform says our clock is off, check NTP", KV("decision", r->decision_id),
-                      KV("target", r->target), KV("code", r->code), KV("reason", r->message),
-                      KVI("retry_in_ms", r->delay_ms));
-            break;
-        }
         log_warning("delivery failed, will retry", KV("decision", r->decision_id),
                     KV("target", r->target), KV("op", op_name(r->op)), KVI("attempt", r->attempt),
                     KVI("http", r->http_status), KV("code", r->code), KV("reason", r->message),
@@ -259,6 +256,18 @@ static void log_result(const struct result *r)
     default:
         break;
     }
+}
+
+/* Outcomes are recorded in batches: one commit costs a WAL flush, and
+ * while it waits nothing else moves.  The rows stay leased meanwhile, so
+ * nothing acts on an outcome before it is recorded. */
+#define FLUSH_MAX 512
+#define FLUSH_EVERY_MS 50
+
+static bool flush_due(const struct engine *en, int64_t now)
+{
+    return en->nres && (en->nres >= FLUSH_MAX || now - en->res_since >= FLUSH_EVERY_MS
+                        || http_in_flight(en->http) == 0 || en->stopping);
 }
 
 /* Record what is waiting; on a database failure keep it for later. */
@@ -592,6 +601,13 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             r->delay_ms = backoff_delay_ms(&en->cfg->delivery.retry, c->d->attempt, rand01(),
                                            out[i].retry_after_ms);
             why = r->message;
+            if (r->code && strcmp(r->code, "A0402") == 0 && !tr->clock_warned) {
+                /* The gateway refuses our timestamps: the host clock is off.
+                 * Said once per streak; each retry is an ordinary warning. */
+                log_error("platform says our clock is off, check NTP", KV("target", tr->t->name),
+                          KV("code", r->code), KV("reason", r->message));
+                tr->clock_warned = true;
+            }
         } else {
             all_transient = false;
             any_ok = true;
@@ -610,8 +626,10 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
         delivery_free(c->d);
     }
     if (!abandoned) {
-        if (any_ok)
+        if (any_ok) {
             breaker_success(tr);
+            tr->clock_warned = false;
+        }
         else if (all_transient && ctx->n > 0)
             breaker_failure(en, tr, why ? why : "no answer");
         else
@@ -915,8 +933,10 @@ static int next_timeout(struct engine *en, int64_t now)
         if (tr->t->rate_per_s > 0 && tr->tokens < 1)
             t = t < 50 ? t : 50;
     }
-    if (en->nres)
-        t = t < 200 ? t : 200;   /* outcomes waiting for the database */
+    if (en->nres) {   /* outcomes waiting for the database */
+        int64_t f = en->res_since + FLUSH_EVERY_MS - now;
+        t = t < f ? t : f;
+    }
     if (db_broken(en->state))
         t = en->db_retry_at - now;
     else if (!busy) {
@@ -982,10 +1002,12 @@ static void loop(struct engine *en)
             if (!en->stopping && !(en->once && en->next_poll > 0))
                 detect(en, now, notified);
             expire(en, now);
-            flush_results(en);
+            if (flush_due(en, now))
+                flush_results(en);
             for (size_t i = 0; i < en->ntr; i++)
                 dispatch_target(en, &en->tr[i]);
-            flush_results(en);   /* settled without a request */
+            if (flush_due(en, mono_ms()))
+                flush_results(en);   /* e.g. settled without a request */
         }
         status(en, now);
         if (en->once && !en->stopping && once_finished(en))

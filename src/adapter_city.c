@@ -350,7 +350,7 @@ static void city_parse(adapter *a, struct delivery *const *d, size_t n,
     if (r->status == 401) {
         /* Only the token this call carried is known to be revoked: a 401
          * for an older one must not throw away its replacement. */
-        if (d[0]->auth_gen == c->gen)
+        if (d[0]->auth_gen == 0 || d[0]->auth_gen == c->gen)   /* 0: not built here */
             drop_token(c);
         adapter_outcome_set(&out[0], OUTCOME_REAUTH, NULL, "HTTP 401: access token refused, "
                             "renewing it");

@@ -350,6 +350,15 @@ TEST(http_level_failures)
     CHECK_INT(o.http_status, 0);
     CHECK_STR(o.message, "Timeout was reached: Operation timed out after 30000 ms");
 
+    /* 401 for a call that carried an older token: the current one stays */
+    struct delivery *old = mk(OP_PUBLISH, NULL);
+    struct http_resp r401 = resp(401, "{\"error\":\"invalid_token\"}", NULL);
+    old->auth_gen = 12345;
+    adapter_parse(a, &old, 1, &r401, &o);
+    delivery_free(old);
+    CHECK_INT(o.kind, OUTCOME_REAUTH);
+    CHECK_INT(adapter_prepare(a, T0 + 5, &req, NULL, 0), ADAPTER_READY);
+
     /* 401 on a call: the token was revoked; it is dropped and renewed */
     o = classify(a, OP_PUBLISH, resp(401, "{\"error\":\"invalid_token\"}", NULL));
     CHECK_INT(o.kind, OUTCOME_REAUTH);

@@ -29,6 +29,14 @@ int db_ensure(db *d, struct err *e);
 int db_exec(db *d, const char *what, const char *sql, int nparams,
             const char *const *params, PGresult **res, struct err *e);
 int db_begin(db *d, struct err *e);
+/* Begin a transaction whose commit does not wait for its WAL flush: for
+ * work that is redone from the source or simply repeated if a server
+ * crash loses it (detection, claims, bookkeeping) — never for a
+ * platform's answer. */
+int db_begin_lazy(db *d, struct err *e);
+/* One statement in its own lazy transaction. */
+int db_exec_lazy(db *d, const char *what, const char *sql, int nparams,
+                 const char *const *params, PGresult **res, struct err *e);
 int db_commit(db *d, struct err *e);
 void db_rollback(db *d);
 

@@ -132,6 +132,34 @@ int db_begin(db *d, struct err *e)
     return db_exec(d, "begin transaction", "BEGIN", 0, NULL, NULL, e);
 }
 
+int db_begin_lazy(db *d, struct err *e)
+{
+    int rc = db_begin(d, e);
+    if (rc == 0 && (rc = db_exec(d, "begin transaction", "SET LOCAL synchronous_commit TO off",
+                                 0, NULL, NULL, e)) < 0)
+        db_rollback(d);
+    return rc;
+}
+
+int db_exec_lazy(db *d, const char *what, const char *sql, int nparams,
+                 const char *const *params, PGresult **res, struct err *e)
+{
+    int rc;
+    if (res)
+        *res = NULL;
+    if ((rc = db_begin_lazy(d, e)) < 0)
+        return rc;
+    if ((rc = db_exec(d, what, sql, nparams, params, res, e)) < 0
+        || (rc = db_commit(d, e)) < 0) {
+        if (res) {
+            PQclear(*res);
+            *res = NULL;
+        }
+        db_rollback(d);
+    }
+    return rc;
+}
+
 int db_commit(db *d, struct err *e)
 {
     return db_exec(d, "commit", "COMMIT", 0, NULL, NULL, e);

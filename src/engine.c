@@ -34,6 +34,7 @@
 
 #define BREAKER_THRESHOLD 5          /* consecutive failed requests that pause a target */
 #define CLAIM_MAX 500                /* rows per claim statement */
+#define DETECT_YIELD_MS 200          /* sending time between slices of a long scan */
 #define REAUTH_MAX 5                 /* renewed tokens refused in a row before 401 is a failure */
 #define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
 #define STATUS_EVERY_MS 10000
@@ -267,7 +268,7 @@ static void log_result(const struct result *r)
 static bool flush_due(const struct engine *en, int64_t now)
 {
     return en->nres && (en->nres >= FLUSH_MAX || now - en->res_since >= FLUSH_EVERY_MS
-                        || http_in_flight(en->http) == 0 || en->stopping);
+                        || en->stopping);
 }
 
 /* Record what is waiting; on a database failure keep it for later. */
@@ -748,8 +749,16 @@ static void detect(struct engine *en, int64_t now, bool notified)
     if (st.changed)
         for (size_t i = 0; i < en->ntr; i++)
             en->tr[i].idle = false;
-    /* An unfinished pass goes on at the next turn, after this turn's sending. */
-    en->next_poll = more ? 0 : mono_ms() + en->cfg->poll.interval_ms;
+    /* An unfinished pass goes on soon: at once when there is nothing to
+     * send, else after a slice of sending, so that a large scan and a
+     * large backlog of deliveries share the loop. */
+    bool sending = false;
+    for (size_t i = 0; i < en->ntr; i++)
+        sending |= !en->tr[i].idle || en->tr[i].in_flight > 0;
+    if (more)
+        en->next_poll = sending ? mono_ms() + DETECT_YIELD_MS : 0;
+    else
+        en->next_poll = mono_ms() + en->cfg->poll.interval_ms;
     en->scanning = more;
 }
 
@@ -999,7 +1008,7 @@ static void loop(struct engine *en)
             if (notified || due)
                 for (size_t i = 0; i < en->ntr; i++)
                     en->tr[i].idle = false;
-            if (!en->stopping && !(en->once && en->next_poll > 0))
+            if (!en->stopping && !(en->once && en->next_poll > 0 && !en->scanning))
                 detect(en, now, notified);
             expire(en, now);
             if (flush_due(en, now))

@@ -509,7 +509,9 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
         db_array_end(&d[k]);
     db_array_end(&ids);
 
-    if ((rc = db_begin(s->state, e)) < 0)
+    /* Lazy commit: a detection lost in a server crash is simply detected
+     * again from the source; nothing has been sent on its account yet. */
+    if ((rc = db_begin_lazy(s->state, e)) < 0)
         goto out;
     const char *dp[D_N];
     for (int k = 0; k < D_N; k++)
@@ -651,7 +653,7 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
         db_array_end(&touched_ids);
         db_array_end(&touched_upd);
         const char *tp[2] = { touched_ids.data, touched_upd.data };
-        rc = db_exec(s->state, "note touched decisions", SQL_TOUCHED, 2, tp, NULL, e);
+        rc = db_exec_lazy(s->state, "note touched decisions", SQL_TOUCHED, 2, tp, NULL, e);
     }
     buf_free(&touched_ids);
     buf_free(&touched_upd);
@@ -682,7 +684,7 @@ static int read_page(source *s, PGresult *res, struct page *pg, int64_t now_ms)
 static int mark_seen(source *s, struct page *pg, const char *scan_start, struct err *e)
 {
     const char *p[2] = { pg->ids.data, scan_start };
-    return db_exec(s->state, "mark decisions seen", SQL_SEEN, 2, p, NULL, e);
+    return db_exec_lazy(s->state, "mark decisions seen", SQL_SEEN, 2, p, NULL, e);
 }
 
 static int flag_missing(source *s, const char *scan_start, struct source_stats *st, struct err *e)
@@ -850,7 +852,7 @@ static int scan_progress(source *s, bool finished, struct err *e)
 {
     const char *p[3] = { s->cfg->database.source_relation, s->scan.high[0] ? s->scan.high : NULL,
                          finished && s->scan.reconcile ? "t" : "f" };
-    return db_exec(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
+    return db_exec_lazy(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
 }
 
 int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,

@@ -103,16 +103,8 @@ int state_claim(db *d, const char *owner, const char *target, int max, int64_t l
     /* A claim need not wait for its WAL flush: if the server loses it,
      * the rows are simply claimable again, and a second request carries
      * the same idempotency key.  Outcomes (state_record) stay durable. */
-    if ((rc = db_begin(d, e)) < 0)
+    if ((rc = db_exec_lazy(d, "claim deliveries", SQL_CLAIM, 4, p, &r, e)) < 0)
         return rc;
-    if ((rc = db_exec(d, "claim deliveries", "SET LOCAL synchronous_commit TO off", 0, NULL,
-                      NULL, e)) < 0
-        || (rc = db_exec(d, "claim deliveries", SQL_CLAIM, 4, p, &r, e)) < 0
-        || (rc = db_commit(d, e)) < 0) {
-        PQclear(r);
-        db_rollback(d);
-        return rc;
-    }
     int rows = PQntuples(r);
     struct claim *c = xcalloc((size_t)rows + 1, sizeof *c);
     for (int i = 0; i < rows; i++) {

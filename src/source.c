@@ -146,7 +146,7 @@ static const char *SQL_UPSERT_DELIVERIES =
 
 static const char *SQL_SEEN =
     "UPDATE epsync.decisions SET seen_at = $2::timestamptz, missing_since = NULL "
-    "WHERE decision_id = ANY($1::text[])";
+    "WHERE decision_id = ANY($1::text[]) AND seen_at < $2::timestamptz";   /* not just stored */
 
 static const char *SQL_MISSING =
     "UPDATE epsync.decisions d SET missing_since = now() "

@@ -71,8 +71,11 @@ CREATE TABLE epsync.deliveries (
 -- The claim query walks this index only: rows with something to do.
 CREATE INDEX deliveries_due ON epsync.deliveries (target, next_attempt_at)
     WHERE state IN ('pending', 'retry', 'withdraw_pending');
-CREATE INDEX deliveries_target_state ON epsync.deliveries (target, state);
 CREATE INDEX deliveries_expiry ON epsync.deliveries (expires_on) WHERE state = 'published';
+-- deliveries is a work queue: every outcome leaves a dead entry in
+-- deliveries_due, which each claim walks past until vacuum removes it.
+ALTER TABLE epsync.deliveries SET (autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 
 -- Change-detection progress, one row per source relation.
 CREATE TABLE epsync.watermarks (

@@ -54,6 +54,9 @@ struct json_object *db_index_rows(PGresult *r, int a, int b);
 int db_index_find(struct json_object *idx, const char *ka, const char *kb);
 void db_index_free(struct json_object *idx);
 
+/* The state schema's version, 0 when there is none. */
+int db_schema_version(db *d, int *version, struct err *e);
+
 /* 0 when the state schema is at DB_SCHEMA_VERSION; otherwise -ENOENT
  * (missing), -ESTALE (older) or -EPROTO (newer), e says which command
  * fixes it. */

@@ -171,26 +171,38 @@ void db_rollback(db *d)
         PQclear(PQexec(d->conn, "ROLLBACK"));
 }
 
-static const char *SQL_SCHEMA_VERSION =
-    "SELECT max(version) FROM epsync.schema_version";
-
-int db_check_schema(db *d, struct err *e)
+int db_schema_version(db *d, int *version, struct err *e)
 {
     PGresult *r = NULL;
-    int rc, v;
+    int rc;
 
-    rc = db_exec(d, "read schema version",
-                 "SELECT to_regclass('epsync.schema_version') IS NOT NULL", 0, NULL, &r, e);
-    if (rc < 0)
+    *version = 0;
+    /* Two statements: a query naming a missing table would not parse. */
+    if ((rc = db_exec(d, "read schema version",
+                      "SELECT to_regclass('epsync.schema_version') IS NOT NULL", 0, NULL, &r,
+                      e)) < 0)
         return rc;
     bool present = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (!present)
-        return err_set(e, -ENOENT, "the state schema is missing: run `epsync migrate`");
-    if ((rc = db_exec(d, "read schema version", SQL_SCHEMA_VERSION, 0, NULL, &r, e)) < 0)
+        return 0;
+    if ((rc = db_exec(d, "read schema version",
+                      "SELECT coalesce(max(version), 0) FROM epsync.schema_version", 0, NULL,
+                      &r, e)) < 0)
         return rc;
-    v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+    *version = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
+    return 0;
+}
+
+int db_check_schema(db *d, struct err *e)
+{
+    int rc, v;
+
+    if ((rc = db_schema_version(d, &v, e)) < 0)
+        return rc;
+    if (v == 0)
+        return err_set(e, -ENOENT, "the state schema is missing: run `epsync migrate`");
     if (v < DB_SCHEMA_VERSION)
         return err_set(e, -ESTALE,
                        "the state schema is at version %d, this epsync needs %d: run `epsync migrate`",

@@ -7,6 +7,7 @@
  *      number, address) while they are still there;
  *   2. drop the never-published columns and mask party_id_no;
  *   3. replace the collected values in the free-text fields with "***". */
+#include "fields.h"
 #include "mask.h"
 
 #include <json-c/json.h>
@@ -81,22 +82,6 @@ void mask_id_number(const char *id, struct buf *out)
     for (size_t i = 0; i < n - 10; i++)
         buf_putc(out, '*');
     buf_append(out, id + tail, len - tail);
-}
-
-/* The text of a scalar field, NULL when absent, null or not a scalar. */
-static const char *field_text(struct json_object *fields, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(fields, key, &v) || !v)
-        return NULL;
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-    case json_type_int:
-    case json_type_double:
-        return json_object_get_string(v);
-    default:
-        return NULL;
-    }
 }
 
 static bool dropped(const char *key)
@@ -220,11 +205,11 @@ void mask_fields(struct json_object *fields)
     if (!json_object_is_type(fields, json_type_object))
         return;
 
-    if ((s = field_text(fields, "party_id_no")))
+    if ((s = fields_text(fields, "party_id_no")))
         add_needle(&nd, s, strlen(s));
-    if ((s = field_text(fields, "party_phone")))
+    if ((s = fields_text(fields, "party_phone")))
         add_phones(&nd, s);
-    if ((s = field_text(fields, "party_address")))
+    if ((s = fields_text(fields, "party_address")))
         add_needle(&nd, s, strlen(s));
     /* Longest first, so a number that contains another is replaced whole. */
     if (nd.n > 1)
@@ -245,8 +230,8 @@ void mask_fields(struct json_object *fields)
     }
     free(drop);
 
-    if (in_list(field_text(fields, "party_type"), person_types, N(person_types))
-        && (s = field_text(fields, "party_id_no")) && *s) {
+    if (in_list(fields_text(fields, "party_type"), person_types, N(person_types))
+        && (s = fields_text(fields, "party_id_no")) && *s) {
         struct buf m = BUF_INIT;
         mask_id_number(s, &m);
         json_object_object_add(fields, "party_id_no", json_object_new_string(buf_str(&m)));
@@ -278,11 +263,11 @@ static date_t birth_of(const char *id)
 
 bool mask_is_minor(struct json_object *fields, date_t decided_on)
 {
-    const char *type = field_text(fields, "party_type");
-    const char *id = field_text(fields, "party_id_no");
+    const char *type = fields_text(fields, "party_type");
+    const char *id = fields_text(fields, "party_id_no");
     if (!type || strcmp(type, "natural_person") != 0 || !id || decided_on == DATE_NONE)
         return false;
-    if (!checkdigit_is_resident_id_type(field_text(fields, "party_id_type")))
+    if (!checkdigit_is_resident_id_type(fields_text(fields, "party_id_type")))
         return false;
     date_t birth = birth_of(id);
     if (birth == DATE_NONE)

@@ -14,27 +14,6 @@ extern const struct { const char *name; const char *text; } epsync_migrations[];
 /* Any constant: all epsync processes agree on it. */
 #define MIGRATE_LOCK_KEY "7245310001"
 
-static int current_version(db *d, int *v, struct err *e)
-{
-    PGresult *r = NULL;
-    int rc = db_exec(d, "read schema version",
-                     "SELECT to_regclass('epsync.schema_version') IS NOT NULL", 0, NULL, &r, e);
-    if (rc < 0)
-        return rc;
-    bool present = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    *v = 0;
-    if (!present)
-        return 0;
-    if ((rc = db_exec(d, "read schema version",
-                      "SELECT coalesce(max(version), 0) FROM epsync.schema_version", 0, NULL, &r,
-                      e)) < 0)
-        return rc;
-    *v = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
-}
-
 static int apply(db *d, int version, const char *name, const char *text, struct err *e)
 {
     char vbuf[16];
@@ -63,7 +42,7 @@ int migrate_run(db *d, int *from, int *to, struct err *e)
     if ((rc = db_exec(d, "take the migration lock", "SELECT pg_advisory_xact_lock($1::bigint)",
                       1, lock, NULL, e)) < 0)
         goto fail;
-    if ((rc = current_version(d, &v, e)) < 0)
+    if ((rc = db_schema_version(d, &v, e)) < 0)
         goto fail;
     *from = v;
     if (v > DB_SCHEMA_VERSION) {

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "canon.h"
 #include "date.h"
+#include "fields.h"
 #include "log.h"
 #include "mask.h"
 #include "publicity.h"
@@ -329,14 +330,6 @@ static void row_clear(struct row *r)
     memset(r, 0, sizeof *r);
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-        return NULL;
-    return json_object_get_string(v);
-}
-
 /* Parse one source row; a row that cannot be used is reported and skipped. */
 static int row_parse(struct row *r, const char *upd, const char *id, const char *json,
                      date_t today, const struct config *cfg)
@@ -349,14 +342,14 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
     r->updated_at = xstrdup(upd);
     if (!(r->fields = json_tokener_parse(json)) || !json_object_is_type(r->fields, json_type_object))
         return -1;
-    s = str_field(r->fields, "state");
+    s = fields_text(r->fields, "state");
     r->state = xstrdup(s ? s : "");
     json_object_object_del(r->fields, "state");
     canon_revision(r->fields, r->revision);
 
-    s = str_field(r->fields, "kind");
+    s = fields_text(r->fields, "kind");
     r->kind = s ? kind_parse(s) : -1;
-    s = str_field(r->fields, "decided_on");
+    s = fields_text(r->fields, "decided_on");
     if (!s || date_parse(s, &r->decided_on) < 0)
         r->decided_on = DATE_NONE;
     r->confidential = json_object_object_get_ex(r->fields, "confidential", &v)
@@ -491,7 +484,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
         db_array_add(&ids, r->id);
         db_array_add(&d[D_ID], r->id);
         db_array_add(&d[D_KIND], r->kind >= 0 ? kind_name((enum kind)r->kind)
-                                              : str_field(r->fields, "kind") ? str_field(r->fields, "kind") : "");
+                                              : fields_text(r->fields, "kind") ? fields_text(r->fields, "kind") : "");
         if (r->decided_on != DATE_NONE)
             date_format(r->decided_on, dbuf);
         db_array_add(&d[D_DECIDED], r->decided_on != DATE_NONE ? dbuf : NULL);

@@ -4,6 +4,7 @@
  * Every problem is reported, not just the first: a clerk fixing the case
  * record should see the whole list at once.  Reasons name the field and
  * never quote a person's ID number (they reach the report). */
+#include "fields.h"
 #include "validate.h"
 
 #include <json-c/json.h>
@@ -101,23 +102,6 @@ static void reason(struct json_object *reasons, int *n, const char *fmt, ...)
     (*n)++;
 }
 
-/* Text of a scalar field; NULL when absent, null or not a scalar. */
-static const char *field_text(struct json_object *fields, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(fields, key, &v) || !v)
-        return NULL;
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-    case json_type_int:
-    case json_type_double:
-    case json_type_boolean:
-        return json_object_get_string(v);
-    default:
-        return NULL;
-    }
-}
-
 static bool blank(const char *s)
 {
     if (!s)
@@ -135,7 +119,7 @@ static bool present(struct json_object *fields, const char *key)
         return false;
     if (json_object_is_type(v, json_type_array))
         return json_object_array_length(v) > 0;
-    return !blank(field_text(fields, key));
+    return !blank(fields_text(fields, key));
 }
 
 /* ---- penalty types ---- */
@@ -330,7 +314,7 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
 {
     int n = 0;
     unsigned party = 0;
-    const char *ptype = field_text(fields, "party_type");
+    const char *ptype = fields_text(fields, "party_type");
     char d1[11], d2[11];
 
     if (blank(ptype)) {
@@ -364,14 +348,14 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
     }
 
     for (size_t i = 0; i < N(credit_code_fields); i++) {
-        const char *code = field_text(fields, credit_code_fields[i]);
+        const char *code = fields_text(fields, credit_code_fields[i]);
         if (!blank(code))
             check_credit_code(credit_code_fields[i], code, reasons, &n);
     }
 
     if (party == PARTY_NATURAL) {
-        const char *id = field_text(fields, "party_id_no");
-        if (!blank(id) && checkdigit_is_resident_id_type(field_text(fields, "party_id_type")))
+        const char *id = fields_text(fields, "party_id_no");
+        if (!blank(id) && checkdigit_is_resident_id_type(fields_text(fields, "party_id_type")))
             check_resident_id(id, reasons, &n);
     }
 

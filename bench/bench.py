@@ -375,6 +375,39 @@ def figure_idle_empty(a, pg, tmp):
         per60, c1 - c0, t1 - t0), "same, source relation empty")
 
 
+def figure_scan_memory(a, pg, sink, tmp):
+    """Peak RSS of change detection over a large source: `epsync once` with
+    every target disabled reads, validates, masks and stores every row."""
+    n = a.scan_n
+    say("scan: filling a %d-row source" % n)
+    tmpl = template_db(pg, n)
+    db = copy_db(pg, tmpl)
+    cfg = config(tmp, pg, db, sink)
+    with open(cfg) as f:
+        text = f.read()
+    h._write_private(cfg, text.replace("enabled: true", "enabled: false"))
+    r = epsync(a.epsync, cfg, "migrate")
+    assert r.returncode == 0, r.stderr
+    t0 = time.monotonic()
+    p = subprocess.Popen([a.epsync, "-c", cfg, "once"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)      # this child's own peak RSS (KiB)
+    secs = time.monotonic() - t0
+    peak = usage.ru_maxrss
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    assert p.returncode == 0, err[-2000:]
+    conn = pg.connect(db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM epsync.decisions")
+        stored = cur.fetchone()[0]
+    conn.close()
+    row("scan: peak RSS, %d-row source" % n, "<= 32 MiB", "%.1f MiB, %d rows stored in %.0f s"
+        % (peak / 1024.0, stored, secs),
+        "epsync -c CFG once  # targets disabled, %d-row source" % n)
+
+
 def figure_sink(a, tmp):
     """wrk against the sink: city requests/s and province records/s."""
     sink = Sink(a.sink, tmp)
@@ -424,6 +457,7 @@ def main():
     a.baseline_seconds = 10 if a.quick else 30
     a.wrk_seconds = 3 if a.quick else 5
     a.drain_timeout = a.drain_timeout or (300 if a.quick else 900)
+    a.scan_n = 1000000
     only = set(a.only.split(","))
 
     tmp = h.make_tmpdir("epsync-bench-")
@@ -441,6 +475,8 @@ def main():
             figure_report(a, cfg, a.n)
         if "baseline" in only:
             figure_baseline(a, pg, sink, tmpl, a.n, done / secs, tmp)
+    if "scan" in only:
+        figure_scan_memory(a, pg, sink, tmp)
     sink.stop()
     if "latency" in only:
         figure_latency(a, pg, tmp)

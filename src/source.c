@@ -355,6 +355,15 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
     r->confidential = json_object_object_get_ex(r->fields, "confidential", &v)
                       && json_object_get_boolean(v);
     r->reasons = json_object_new_array();
+    /* The id travels in HTTP headers and URLs: control characters (a line
+     * break in a header) must never reach the wire. */
+    for (const char *p = r->id; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            json_object_array_add(r->reasons, json_object_new_string(
+                "decision_id: contains a control character (line break, tab ...)"));
+            break;
+        }
+    }
     if (r->kind < 0)
         json_object_array_add(r->reasons, json_object_new_string(
             "kind: not one of penalty, license, inspection, coercion, levy, other"));

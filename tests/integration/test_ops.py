@@ -21,17 +21,7 @@ REV = "b" * 64
 _env = {}
 
 
-class Target:
-    """What write_config needs of a simulator, for a target never contacted."""
-
-    def __init__(self, kind, tmpdir):
-        self.kind = kind
-        self.base_url = "http://127.0.0.1:9"
-        self.ident = "sjz-scjg" if kind == "city" else "130100-scjg"
-        self.secret_file = os.path.join(tmpdir, kind + ".secret")
-        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, b"not-used-by-these-commands\n")
-        os.close(fd)
+Target = harness.OfflineTarget
 
 
 def env():

@@ -34,17 +34,7 @@ CATS = ["published_on_time", "published_late", "pending", "retry", "overdue", "r
 _envs = {}
 
 
-class Target:
-    """What write_config needs of a simulator, for a target never contacted."""
-
-    def __init__(self, kind, tmpdir):
-        self.kind = kind
-        self.base_url = "http://127.0.0.1:9"
-        self.ident = "sjz-scjg" if kind == "city" else "130100-scjg"
-        self.secret_file = os.path.join(tmpdir, kind + ".secret")
-        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, b"not-used-by-the-report\n")
-        os.close(fd)
+Target = harness.OfflineTarget
 
 
 def setup_state(dbname=None, **overrides):

@@ -742,6 +742,33 @@ def insert_decision(conn, **fields):
     return row
 
 
+def insert_decisions(pg, dbname, n, **fields):
+    """n valid decisions (decision_defaults with fields) in one transaction; their ids."""
+    rows = [decision_defaults(**fields) for _ in range(n)]
+    cols = list(rows[0])
+    sql = "INSERT INTO epsync_source.decisions (%s) VALUES (%s)" % (
+        ", ".join(_ident(c) for c in cols), ", ".join(["%s"] * len(cols)))
+    conn = pg.connect(dbname)
+    conn.autocommit = False
+    with conn.cursor() as cur:
+        cur.executemany(sql, [[r[c] for c in cols] for r in rows])
+    conn.commit()
+    conn.close()
+    return [r["decision_id"] for r in rows]
+
+
+class OfflineTarget:
+    """What write_config needs of a simulator, for a target never contacted
+    (commands that only read or requeue state)."""
+
+    def __init__(self, kind, tmpdir):
+        self.kind = kind
+        self.base_url = "http://127.0.0.1:9"
+        self.ident = "sjz-scjg" if kind == "city" else "130100-scjg"
+        self.secret_file = _write_private(os.path.join(tmpdir, kind + ".secret"),
+                                          "not-used-by-these-commands\n")
+
+
 def update_decision(conn, decision_id, **fields):
     """Change fields of a decision (updated_at moves unless given)."""
     cols = list(fields)

@@ -85,17 +85,7 @@ class SoakWorld:
 
     def insert_many(self, n, **fields):
         """n valid penalties at once; their ids."""
-        rows = [h.decision_defaults(**fields) for _ in range(n)]
-        cols = list(rows[0])
-        sql = "INSERT INTO epsync_source.decisions (%s) VALUES (%s)" % (
-            ", ".join(cols), ", ".join(["%s"] * len(cols)))
-        conn = self.pg.connect(self.db)
-        conn.autocommit = False
-        with conn.cursor() as cur:
-            cur.executemany(sql, [[r[c] for c in cols] for r in rows])
-        conn.commit()
-        conn.close()
-        return [r["decision_id"] for r in rows]
+        return h.insert_decisions(self.pg, self.db, n, **fields)
 
     def by_state(self):
         return {"%s/%s" % (t, s): n for t, s, n in self.q(

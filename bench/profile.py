@@ -20,6 +20,29 @@ import bench as b  # noqa: E402
 h = b.h
 
 
+def cpu_by_program():
+    """CPU seconds used so far by every postgres process (backends, WAL
+    writer, autovacuum ...), by program name."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+            if comm != "postgres":
+                continue
+            with open("/proc/%s/cmdline" % pid) as f:
+                cmd = f.read().replace("\0", " ").strip()
+            secs = b.cpu_seconds(int(pid))
+        except OSError:
+            continue
+        role = cmd.split(":", 1)[1].strip() if ":" in cmd else "postmaster"
+        role = "backends" if "[local]" in role else role
+        out["postgres " + role] = out.get("postgres " + role, 0) + secs
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epsync", required=True)
@@ -29,13 +52,22 @@ def main():
     ap.add_argument("--out", default="/tmp/epsync-bench-profile")
     ap.add_argument("--no-source-index", action="store_true")
     ap.add_argument("--stacks", action="store_true", help="sample stacks with gdb")
+    ap.add_argument("--sql", action="append", default=[],
+                    help="run this statement after migrate (to try a schema setting)")
+    ap.add_argument("--explain", type=int, default=0, metavar="MS",
+                    help="log plans of statements slower than MS (auto_explain) to OUT/plans.log")
     a = ap.parse_args()
     b.SOURCE_INDEX = not a.no_source_index
     os.makedirs(a.out, exist_ok=True)
     tmp = h.make_tmpdir("epsync-bench-")
-    pg = h.PgCluster(tmp, fsync=True, settings={
-        "shared_buffers": "256MB", "max_wal_size": "4GB",
-        "shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all"})
+    settings = {"shared_buffers": "256MB", "max_wal_size": "4GB",
+                "shared_preload_libraries": "'pg_stat_statements'",
+                "pg_stat_statements.track": "all"}
+    if a.explain:
+        settings.update({"shared_preload_libraries": "'pg_stat_statements,auto_explain'",
+                         "auto_explain.log_min_duration": "%dms" % a.explain,
+                         "log_min_messages": "log"})
+    pg = h.PgCluster(tmp, fsync=True, settings=settings)
     sink = b.Sink(a.sink, tmp)
     tmpl = b.template_db(pg, a.n)
     db = b.copy_db(pg, tmpl)
@@ -44,6 +76,8 @@ def main():
     assert r.returncode == 0, r.stderr
     conn = pg.connect(db)
     with conn.cursor() as cur:
+        for stmt in a.sql:
+            cur.execute(stmt)
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         cur.execute("SELECT pg_stat_statements_reset()")
         cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
@@ -51,6 +85,8 @@ def main():
     p = b.start_daemon(a.epsync, cfg, os.path.join(tmp, "profile.log"))
     t0 = time.monotonic()
     c0 = b.cpu_seconds(p.pid)
+    s0 = b.cpu_seconds(sink.proc.pid)
+    pg0 = cpu_by_program()
     perf_data = os.path.join(a.out, "perf.data")
     perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_data, "-p", str(p.pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,6 +108,8 @@ def main():
     t1 = time.monotonic()
     print("published, once a second: " + " ".join(str(x) for x in timeline))
     c1 = b.cpu_seconds(p.pid)
+    s1 = b.cpu_seconds(sink.proc.pid)
+    pg1 = cpu_by_program()
     done = b.published(conn)
     b.stop_daemon(p)
     with conn.cursor() as cur:
@@ -84,6 +122,9 @@ def main():
     print("%d deliveries published in %.1f s (%.0f/s); daemon CPU %.2f s (%.0f%%); "
           "%d commits (%.0f/s)" % (done, t1 - t0, done / (t1 - t0), c1 - c0,
                                    100 * (c1 - c0) / (t1 - t0), x1 - x0, (x1 - x0) / (t1 - t0)))
+    print("\nCPU seconds during the drain: epsync %.2f, sink %.2f, %s" % (
+        c1 - c0, s1 - s0, ", ".join("%s %.2f" % (k, pg1[k] - pg0.get(k, 0))
+                                   for k in sorted(pg1) if pg1[k] - pg0.get(k, 0) >= 0.05)))
     print("\ntop statements by total execution time (calls, total ms, mean ms, rows, query):")
     for t in top:
         print("  %7d %8d %9s %8d  %s" % t)
@@ -96,6 +137,12 @@ def main():
         for st in stacks:
             print("  " + st)
     sink.stop()
+    if a.explain:
+        with open(pg.logfile, errors="replace") as f, \
+                open(os.path.join(a.out, "plans.log"), "w") as out:
+            out.write(f.read())
+        print("\nplans of statements slower than %d ms: %s" % (
+            a.explain, os.path.join(a.out, "plans.log")))
 
 
 if __name__ == "__main__":

@@ -27,11 +27,29 @@ struct source_stats {
     bool reconciled;    /* a reconcile finished in this call */
 };
 
+/* Fresh work handed straight to the sender: the pending deliveries of a
+ * decision seen for the first time are stored already leased to `owner`
+ * and, once committed, given to `take` — they need no claim.  `room` says
+ * at the start of a page how many more, and how many bytes of fields, a
+ * target takes; only the receiving side makes room, so it never shrinks
+ * before `take`.  take(ctx, target, decision_id, kind, revision, fields)
+ * copies what it keeps; fields is the stored field set as JSON text. */
+struct source_handoff {
+    const char *owner;
+    int64_t lease_ms;
+    void (*room)(void *ctx, const char *target, size_t *count, size_t *bytes);
+    void (*take)(void *ctx, const char *target, const char *decision_id, int kind,
+                 const char *revision, const char *fields);
+    void *ctx;
+};
+
 /* Connect to the source database (and LISTEN when configured). */
 int source_open(source **out, const struct config *cfg, db *state, struct err *e);
 void source_free(source *s);
 /* Take a new configuration (same source database). */
 void source_set_config(source *s, const struct config *cfg);
+/* Hand fresh work over (NULL: never); h is copied. */
+void source_set_handoff(source *s, const struct source_handoff *h);
 
 /* Session advisory lock on the state database: true when this process is
  * the detector.  Released when the connection goes. */

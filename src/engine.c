@@ -24,17 +24,18 @@
 #include "backoff.h"
 #include "date.h"
 #include "db.h"
+#include "detector.h"
 #include "http.h"
 #include "log.h"
 #include "notify.h"
 #include "publicity.h"
 #include "sign.h"
-#include "source.h"
 #include "state.h"
 
 #define BREAKER_THRESHOLD 5          /* consecutive failed requests that pause a target */
 #define CLAIM_MAX 500                /* rows per claim statement */
-#define DETECT_YIELD_MS 200          /* sending time between slices of a long scan */
+#define CLAIM_AHEAD_DIV 4            /* claim ahead at most what goes out in lease/4 */
+#define HANDED_TURNS 4               /* handed-over batches before the queue gets a turn */
 #define REAUTH_MAX 5                 /* renewed tokens refused in a row before 401 is a failure */
 #define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
 #define STATUS_EVERY_MS 10000
@@ -65,6 +66,11 @@ struct trt {
     int renewals_unproven;           /* tokens obtained since a call last got through */
     bool clock_warned;               /* "clock is off" said since the last success */
     long published;                  /* since start, for the summary */
+    /* answered deliveries per second, to claim ahead of the free slots */
+    long answered;
+    int64_t rate_since;
+    double rate;
+    int handed_turns;                /* claims served by the detector's handoff in a row */
 };
 
 struct reqctx {
@@ -82,7 +88,7 @@ struct engine {
     bool once;
     char owner[96];
     db *state;
-    source *src;
+    detector *det;                   /* change detection, in a thread of its own */
     http *http;
     struct trt *tr;
     size_t ntr;
@@ -95,12 +101,11 @@ struct engine {
     size_t nres, capres;
     int64_t res_since;               /* when the oldest of them arrived (monotonic ms) */
     /* timers (monotonic ms) */
-    int64_t next_poll, next_reconcile, next_status, next_summary, next_expire, next_watchdog;
+    int64_t next_status, next_summary, next_expire, next_watchdog;
     int64_t db_retry_at, db_backoff;
     int64_t next_due;                /* earliest retry when every target went idle, 0: none */
+    int64_t next_due_check;          /* while requests are in flight, look that often */
     bool db_down_logged;
-    bool wake;                       /* something new may be due */
-    bool scanning;                   /* a detection pass is unfinished */
     int64_t watchdog_ms;
     long detected, attempts;
     date_t today;                    /* CST day of published_today */
@@ -462,6 +467,46 @@ static int by_op(const void *a, const void *b)
     return (int)x->d->op - (int)y->d->op;
 }
 
+/* How many rows one claim asks for: what the free request slots take,
+ * or — when the target answers fast — what it answers in a quarter of
+ * the lease, so that a busy target is not claimed for a few rows at a
+ * time (each claim walks the queue index).  Rows claimed ahead wait in
+ * tr->ready, leased. */
+static int claim_size(struct engine *en, struct trt *tr, size_t batch, int64_t now)
+{
+    if (tr->open)
+        return 1;
+    if (now - tr->rate_since >= 1000) {
+        double r = (double)tr->answered * 1000.0 / (double)(now - tr->rate_since);
+        tr->rate = tr->rate_since ? (tr->rate + r) / 2 : r;
+        tr->answered = 0;
+        tr->rate_since = now;
+    }
+    double want = (double)batch * (tr->t->max_in_flight - tr->in_flight);
+    double ahead = tr->rate * (double)en->cfg->delivery.lease_ms / 1000.0 / CLAIM_AHEAD_DIV;
+    if (tr->t->rate_per_s <= 0 && ahead > want)
+        want = ahead;
+    return want > CLAIM_MAX ? CLAIM_MAX : want < 1 ? 1 : (int)want;
+}
+
+/* Deliveries the detector handed over (already leased to us), as claims. */
+static size_t take_handed(struct engine *en, struct trt *tr, int want, struct claim **out)
+{
+    struct delivery **ds = xmalloc((size_t)want * sizeof *ds);
+    size_t n = en->det ? detector_take(en->det, tr->t->name, (size_t)want, ds) : 0;
+
+    *out = NULL;
+    if (n) {
+        *out = xcalloc(n, sizeof **out);
+        for (size_t i = 0; i < n; i++) {
+            (*out)[i].d = ds[i];
+            snprintf((*out)[i].old_state, sizeof (*out)[i].old_state, "pending");
+        }
+    }
+    free(ds);
+    return n;
+}
+
 static void dispatch_target(struct engine *en, struct trt *tr)
 {
     int64_t now = mono_ms();
@@ -480,15 +525,27 @@ static void dispatch_target(struct engine *en, struct trt *tr)
             tr->nready = tr->capready = 0;
         } else {
             struct err e;
-            int want = tr->open ? 1 : (int)batch * (tr->t->max_in_flight - tr->in_flight);
-            if (want > CLAIM_MAX)
-                want = CLAIM_MAX;
+            int want = claim_size(en, tr, batch, now);
             if (tr->idle || en->stopping)
                 return;
-            if (state_claim(en->state, en->owner, tr->t->name, want, en->cfg->delivery.lease_ms,
-                            &c, &n, &e) < 0) {
-                log_error("cannot claim deliveries", KV("target", tr->t->name), KV("error", e.msg));
-                return;
+            /* Handed-over work first, but every few turns the queue in
+             * the database, so retries and changes are not held up by a
+             * long bulk load. */
+            bool queue_first = tr->handed_turns >= HANDED_TURNS;
+            if (!queue_first && (n = take_handed(en, tr, want, &c)) > 0)
+                tr->handed_turns++;
+            else {
+                tr->handed_turns = 0;
+                if (state_claim(en->state, en->owner, tr->t->name, want,
+                                en->cfg->delivery.lease_ms, &c, &n, &e) < 0) {
+                    log_error("cannot claim deliveries", KV("target", tr->t->name),
+                              KV("error", e.msg));
+                    return;
+                }
+                if (n == 0 && queue_first) {
+                    free(c);
+                    n = take_handed(en, tr, want, &c);
+                }
             }
             if (n == 0) {
                 free(c);
@@ -551,6 +608,7 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
         }
         return;
     }
+    tr->answered += (long)ctx->n;
     out = xcalloc(ctx->n, sizeof *out);
     struct delivery *ds[128];
     for (size_t i = 0; i < ctx->n; i++)
@@ -693,73 +751,15 @@ static bool db_healthy(struct engine *en, int64_t now)
     return true;
 }
 
-static bool reconcile_due(struct engine *en)
+/* New decisions stored by the detector: every target has work again. */
+static void take_news(struct engine *en)
 {
-    PGresult *r = NULL;
-    char every[32];
-    struct err e;
-    bool due = true;
-    snprintf(every, sizeof every, "%lld milliseconds", (long long)en->cfg->poll.reconcile_every_ms);
-    const char *p[2] = { en->cfg->database.source_relation, every };
-    if (db_exec(en->state, "read the last reconcile",
-                "SELECT last_reconcile_at IS NULL OR last_reconcile_at < now() - $2::interval "
-                "FROM epsync.watermarks WHERE relation = $1",
-                2, p, &r, &e) == 0) {
-        if (PQntuples(r) == 1)
-            due = PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-    }
-    return due;
-}
-
-static void detect(struct engine *en, int64_t now, bool notified)
-{
-    struct source_stats st;
-    struct err e;
-    bool reconcile;
-
-    if (!en->src || (now < en->next_poll && !notified))
+    long n = en->det ? detector_news(en->det) : 0;
+    if (!n)
         return;
-    if (source_ensure(en->src, &e) < 0) {
-        log_error("source database unavailable, retrying", KV("error", e.msg));
-        en->next_poll = now + en->cfg->poll.interval_ms;
-        return;
-    }
-    if (!source_try_lock(en->src, &e)) {
-        en->next_poll = now + en->cfg->poll.interval_ms;
-        return;
-    }
-    reconcile = now >= en->next_reconcile;
-    if (reconcile && en->next_reconcile == 0)
-        reconcile = reconcile_due(en);   /* first poll: only when the last one is old */
-    int more = source_poll(en->src, reconcile, wall_ms(), &st, &e);
-    if (more < 0) {
-        log_error("change detection failed, will retry", KV("error", e.msg));
-        en->next_poll = mono_ms() + en->cfg->poll.interval_ms;
-        return;
-    }
-    if (en->next_reconcile == 0 || st.reconciled)
-        en->next_reconcile = now + en->cfg->poll.reconcile_every_ms;
-    if (st.reconciled)
-        log_info("reconcile finished", KVI("missing", st.missing));
-    if (st.changed)
-        log_debug("changes detected", KVI("scanned", st.scanned), KVI("changed", st.changed),
-                  KVI("invalid", st.invalid));
-    en->detected += st.changed;
-    if (st.changed)
-        for (size_t i = 0; i < en->ntr; i++)
-            en->tr[i].idle = false;
-    /* An unfinished pass goes on soon: at once when there is nothing to
-     * send, else after a slice of sending, so that a large scan and a
-     * large backlog of deliveries share the loop. */
-    bool sending = false;
+    en->detected += n;
     for (size_t i = 0; i < en->ntr; i++)
-        sending |= !en->tr[i].idle || en->tr[i].in_flight > 0;
-    if (more)
-        en->next_poll = sending ? mono_ms() + DETECT_YIELD_MS : 0;
-    else
-        en->next_poll = mono_ms() + en->cfg->poll.interval_ms;
-    en->scanning = more;
+        en->tr[i].idle = false;
 }
 
 static bool wake_notified(struct engine *en)
@@ -910,10 +910,10 @@ static void do_reload(struct engine *en)
     free(en->tr);
     en->tr = tr;
     en->ntr = n;
+    if (en->det)
+        detector_set_config(en->det, cfg);   /* before the old configuration goes */
     config_free(en->cfg);
     en->cfg = cfg;
-    if (en->src)
-        source_set_config(en->src, cfg);
     log_set_level((enum log_level)cfg->log.level);
     flush_results(en);
     log_notice("configuration reloaded", KVI("targets", n));
@@ -924,7 +924,7 @@ static void do_reload(struct engine *en)
 
 static int next_timeout(struct engine *en, int64_t now)
 {
-    int64_t t = en->next_poll - now;
+    int64_t t = 60000;
     struct err e;
     bool busy = false;
 
@@ -948,8 +948,11 @@ static int next_timeout(struct engine *en, int64_t now)
     }
     if (db_broken(en->state))
         t = en->db_retry_at - now;
-    else if (!busy) {
+    else if (!busy && (http_in_flight(en->http) == 0 || now >= en->next_due_check)) {
+        /* Answers in flight end the idleness themselves; meanwhile the
+         * (whole-queue) look for the next retry is made once a second. */
         int64_t due;
+        en->next_due_check = now + 1000;
         if (state_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
             t = due + 5;
             en->next_due = now + t;   /* idle targets must claim again then */
@@ -969,8 +972,14 @@ static int next_timeout(struct engine *en, int64_t now)
 
 static bool once_finished(struct engine *en)
 {
-    if (en->scanning || http_in_flight(en->http) || en->nres)
+    if (en->det && !detector_done(en->det))
         return false;
+    take_news(en);   /* what the pass stored last */
+    if (http_in_flight(en->http) || en->nres)
+        return false;
+    for (size_t i = 0; i < en->ntr; i++)
+        if (en->det && detector_waiting(en->det, en->tr[i].t->name))
+            en->tr[i].idle = false;   /* handed-over work: the check below waits for it */
     for (size_t i = 0; i < en->ntr; i++)
         if (en->tr[i].nready || (!en->tr[i].idle && !en->tr[i].broken
                                  && !(en->tr[i].open && mono_ms() < en->tr[i].open_until)))
@@ -999,7 +1008,8 @@ static void loop(struct engine *en)
             break;
         }
         if (db_healthy(en, now)) {
-            notified = wake_notified(en) || (en->src && source_notified(en->src));
+            notified = wake_notified(en);
+            take_news(en);
             /* A retry that fell due while every target was idle: nothing
              * else would end the idleness (no outcome, no change). */
             bool due = en->next_due && now >= en->next_due;
@@ -1008,8 +1018,6 @@ static void loop(struct engine *en)
             if (notified || due)
                 for (size_t i = 0; i < en->ntr; i++)
                     en->tr[i].idle = false;
-            if (!en->stopping && !(en->once && en->next_poll > 0 && !en->scanning))
-                detect(en, now, notified);
             expire(en, now);
             if (flush_due(en, now))
                 flush_results(en);
@@ -1026,8 +1034,8 @@ static void loop(struct engine *en)
         if (!db_broken(en->state))
             fds[nfds++] = (struct curl_waitfd){ .fd = PQsocket(db_conn(en->state)),
                                                 .events = CURL_WAIT_POLLIN };
-        if (en->src && source_fd(en->src) >= 0)
-            fds[nfds++] = (struct curl_waitfd){ .fd = source_fd(en->src), .events = CURL_WAIT_POLLIN };
+        if (en->det)
+            fds[nfds++] = (struct curl_waitfd){ .fd = detector_fd(en->det), .events = CURL_WAIT_POLLIN };
         if (http_wait(en->http, next_timeout(en, mono_ms()), fds, nfds, &e) < 0)
             log_error("waiting failed", KV("error", e.msg));
         collect(en);
@@ -1042,6 +1050,12 @@ static void make_owner(char *out, size_t n)
     snprintf(out, n, "%s:%d:%s", host, (int)getpid(), rnd);
 }
 
+static const char *state_conninfo(const struct config *cfg)
+{
+    return cfg->database.state && *cfg->database.state ? cfg->database.state
+                                                       : cfg->database.source;
+}
+
 static int startup(struct engine *en, struct err *e)
 {
     int rc;
@@ -1049,9 +1063,7 @@ static int startup(struct engine *en, struct err *e)
 
     /* The daemon waits for its database; `once` reports it unavailable. */
     for (;;) {
-        rc = db_open(&en->state, en->cfg->database.state && *en->cfg->database.state
-                                     ? en->cfg->database.state : en->cfg->database.source,
-                     "state database", e);
+        rc = db_open(&en->state, state_conninfo(en->cfg), "state database", e);
         if (rc == 0)
             break;
         if (en->once)
@@ -1069,7 +1081,7 @@ static int startup(struct engine *en, struct err *e)
         return EX_UNAVAILABLE_;
     if ((rc = state_listen(en, e)) < 0)
         return EX_UNAVAILABLE_;
-    if (source_open(&en->src, en->cfg, en->state, e) < 0) {
+    if (detector_open(&en->det, en->cfg, state_conninfo(en->cfg), en->owner, en->once, e) < 0) {
         log_error("source database unavailable, retrying", KV("error", e->msg));
         if (en->once)
             return EX_UNAVAILABLE_;
@@ -1106,8 +1118,15 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
         goto out;
     log_info(once ? "cycle started" : "started", KV("version", EPSYNC_VERSION),
              KVI("targets", en.ntr), KV("owner", en.owner));
+    if (en.det && detector_start(en.det, &e) < 0) {
+        log_error("cannot start", KV("error", e.msg));
+        rc = EX_FAIL;
+        goto out;
+    }
     notify_ready();
     loop(&en);
+    detector_close(en.det);   /* stop detecting before the leases go */
+    en.det = NULL;
     flush_results(&en);
     if (en.nres)
         log_error("outcomes not recorded; the platform's idempotency keys make the resend safe",
@@ -1131,7 +1150,7 @@ out:
         trt_clear(&en.tr[i]);
     free(en.tr);
     http_free(en.http);
-    source_free(en.src);
+    detector_close(en.det);
     db_close(en.state);
     if (en.sigfd >= 0)
         close(en.sigfd);

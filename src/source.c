@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mask.h"
 #include "publicity.h"
+#include "sign.h"
 #include "validate.h"
 
 #define PAGE_ROWS 500
@@ -43,14 +44,36 @@ struct scan {
     char start[40];            /* database clock at the start (reconcile) */
 };
 
+/* One page of keys a poll read from the overlap window: the keys in
+ * (lower, upper], and a digest of them.  When the next poll reads the
+ * same range and finds the same keys, nothing in it changed since, and
+ * the comparison with the state database is skipped: after a bulk load
+ * the window holds the whole backlog, and each poll would otherwise
+ * compare all of it again.  Bounds are compared as the text the source
+ * gave, never ordered here (the source's collation orders ids). */
+struct window_page {
+    char lower_upd[40], upper_upd[40];
+    char *lower_id, *upper_id;    /* NULL: the window start */
+    char digest[65];
+};
+
+struct window {
+    struct window_page *p;
+    size_t n, cap;
+};
+
 struct source {
     const struct config *cfg;
     struct scan scan;
+    struct window prev;           /* what the last finished poll read */
+    struct window cur;            /* what this poll has read so far */
     db *src;
     db *state;
     char *relation;      /* quoted identifier(s) */
     bool listening;
     bool locked;
+    bool handing;                 /* handoff set */
+    struct source_handoff handoff;
 };
 
 /* One source row, as far as detection needs it. */
@@ -65,6 +88,7 @@ struct row {
     json_object *fields;       /* raw, then masked in place */
     const char *exclude;       /* why never published, NULL */
     json_object *reasons;      /* validation failures (array) */
+    bool known;                /* the state database has it already */
 };
 
 /* What the state database holds for a (decision, target). */
@@ -93,6 +117,15 @@ static const char *SQL_KEYS_FMT =
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
     "ORDER BY r.updated_at, r.decision_id::text LIMIT " "5000";
 #define KEY_ROWS 5000
+
+/* The same, up to and including a known key: $3, $4. */
+static const char *SQL_KEYS_UPTO_FMT =
+    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "       r.decision_id::text "
+    "FROM %s r "
+    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
+    "  AND (r.updated_at, r.decision_id::text) <= ($3::timestamptz, $4::text) "
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "5000";
 
 static const char *SQL_STALE =
     "SELECT u.id FROM unnest($1::text[], $2::timestamptz[]) AS u(id, upd) "
@@ -129,17 +162,27 @@ static const char *SQL_UPSERT_DECISIONS =
     "  exclude_reason = EXCLUDED.exclude_reason, invalid_reasons = EXCLUDED.invalid_reasons, "
     "  changed_at = now(), seen_at = now(), missing_since = NULL, recheck = false";
 
+/* The same, giving back the stored field set of what may be handed over
+ * (as a claim would read it: jsonb's text). */
+static const char *SQL_UPSERT_DECISIONS_RETURNING_SUFFIX =
+    " RETURNING decision_id, fields::text";
+
+/* Only decisions already known have deliveries to lock; looked up key by
+ * key (see state.c, SQL_LOCK) in byte order of the key. */
 static const char *SQL_LOCK_DELIVERIES =
-    "SELECT decision_id, target, state, published_revision, want_withdraw "
-    "FROM epsync.deliveries WHERE decision_id = ANY($1::text[]) "
-    "ORDER BY decision_id, target FOR UPDATE";
+    "SELECT x.decision_id, x.target, x.state, x.published_revision, x.want_withdraw "
+    "FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE \"C\") AS u "
+    "CROSS JOIN LATERAL (SELECT * FROM epsync.deliveries y WHERE y.decision_id = u.id "
+    "  ORDER BY y.target COLLATE \"C\" FOR UPDATE) AS x";
 
 static const char *SQL_UPSERT_DELIVERIES =
     "INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision, "
-    "  want_withdraw, withdraw_type, withdraw_reason, reason, next_attempt_at) "
-    "SELECT u.id, u.target, u.state, u.rev, u.ww, u.wt, u.wr, u.reason, now() "
+    "  want_withdraw, withdraw_type, withdraw_reason, reason, next_attempt_at, "
+    "  lease_owner, lease_until) "
+    "SELECT u.id, u.target, u.state, u.rev, u.ww, u.wt, u.wr, u.reason, now(), u.owner, "
+    "  CASE WHEN u.owner IS NOT NULL THEN now() + $10::bigint * interval '1 millisecond' END "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], "
-    "  $7::text[], $8::text[]) AS u(id, target, state, rev, ww, wt, wr, reason) "
+    "  $7::text[], $8::text[], $9::text[]) AS u(id, target, state, rev, ww, wt, wr, reason, owner) "
     "ON CONFLICT (decision_id, target) DO UPDATE SET state = EXCLUDED.state, "
     "  want_revision = EXCLUDED.want_revision, want_withdraw = EXCLUDED.want_withdraw, "
     "  withdraw_type = EXCLUDED.withdraw_type, withdraw_reason = EXCLUDED.withdraw_reason, "
@@ -244,10 +287,75 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     return listen_channel(s, e);
 }
 
+static void window_clear(struct window *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->p[i].lower_id);
+        free(w->p[i].upper_id);
+    }
+    free(w->p);
+    memset(w, 0, sizeof *w);
+}
+
 static void scan_reset(source *s)
 {
     free(s->scan.after_id);
     memset(&s->scan, 0, sizeof s->scan);
+}
+
+/* Forget what earlier polls read: after an error, a reconcile, or a time
+ * when another process may have been the detector. */
+static void window_forget(source *s)
+{
+    window_clear(&s->prev);
+    window_clear(&s->cur);
+}
+
+static bool same_key(const char *upd_a, const char *id_a, const char *upd_b, const char *id_b)
+{
+    if (strcmp(upd_a, upd_b) != 0)
+        return false;
+    if (!id_a || !id_b)
+        return id_a == id_b;
+    return strcmp(id_a, id_b) == 0;
+}
+
+/* The page of the last poll that started where this poll is now, NULL
+ * when none did. */
+static const struct window_page *window_from(const source *s, const char *upd, const char *id)
+{
+    for (size_t i = 0; i < s->prev.n; i++)
+        if (same_key(s->prev.p[i].lower_upd, s->prev.p[i].lower_id, upd, id))
+            return &s->prev.p[i];
+    return NULL;
+}
+
+/* Row index of the first key in r that a page of the last poll started
+ * from (a page boundary), -1 when none. */
+static int window_boundary(const source *s, PGresult *r)
+{
+    if (!s->prev.n)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (window_from(s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)))
+            return i;
+    return -1;
+}
+
+static void window_add(struct window *w, const char *lower_upd, const char *lower_id,
+                       const char *upper_upd, const char *upper_id, const char *digest)
+{
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 16;
+        w->p = xrealloc(w->p, w->cap * sizeof *w->p);
+    }
+    struct window_page *p = &w->p[w->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->lower_upd, sizeof p->lower_upd, "%s", lower_upd);
+    snprintf(p->upper_upd, sizeof p->upper_upd, "%s", upper_upd);
+    p->lower_id = lower_id ? xstrdup(lower_id) : NULL;
+    p->upper_id = upper_id ? xstrdup(upper_id) : NULL;
+    memcpy(p->digest, digest, sizeof p->digest);
 }
 
 void source_free(source *s)
@@ -255,6 +363,7 @@ void source_free(source *s)
     if (!s)
         return;
     scan_reset(s);
+    window_forget(s);
     db_close(s->src);
     free(s->relation);
     free(s);
@@ -265,6 +374,13 @@ void source_set_config(source *s, const struct config *cfg)
     s->cfg = cfg;
 }
 
+void source_set_handoff(source *s, const struct source_handoff *h)
+{
+    s->handing = h != NULL;
+    if (h)
+        s->handoff = *h;
+}
+
 int source_ensure(source *s, struct err *e)
 {
     int rc;
@@ -272,6 +388,10 @@ int source_ensure(source *s, struct err *e)
         return 0;
     if ((rc = db_ensure(s->src, e)) < 0)
         return rc;
+    if (!s->relation   /* unreachable when the source was opened */
+        && !(s->relation = quote_relation(db_conn(s->src), s->cfg->database.source_relation)))
+        return err_set(e, -EINVAL, "database.source_relation: cannot quote '%s'",
+                       s->cfg->database.source_relation);
     log_notice("source database reconnected");
     return listen_channel(s, e);
 }
@@ -289,8 +409,10 @@ bool source_try_lock(source *s, struct err *e)
         return false;
     s->locked = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (s->locked)
+    if (s->locked) {
         log_info("this process is the change detector");
+        window_forget(s);   /* another process may have detected meanwhile */
+    }
     return s->locked;
 }
 
@@ -441,7 +563,7 @@ static bool plan_target(const struct row *r, const struct target_cfg *t, const s
 
 /* Arrays for the batched statements of one page. */
 enum { D_ID, D_KIND, D_DECIDED, D_STATE, D_CONF, D_REV, D_FIELDS, D_UPD, D_EXCL, D_REASONS, D_N };
-enum { V_ID, V_TARGET, V_STATE, V_REV, V_WW, V_WT, V_WR, V_REASON, V_N };
+enum { V_ID, V_TARGET, V_STATE, V_REV, V_WW, V_WT, V_WR, V_REASON, V_OWNER, V_N };
 
 struct page {
     struct row rows[PAGE_ROWS];
@@ -475,14 +597,31 @@ static struct have *find_have(PGresult *r, json_object *idx, const char *id, con
 /* Write the changed rows of a page: decisions, deliveries, audit. */
 static int store_changes(source *s, struct row **chg, int n, struct err *e)
 {
-    struct buf d[D_N], v[V_N], ids = BUF_INIT;
+    struct buf d[D_N], v[V_N], known = BUF_INIT, sql = BUF_INIT;
     struct audit_event *ev = NULL;
     char **details = NULL;
-    size_t nev = 0, evcap = 0;
-    PGresult *locked = NULL;
-    json_object *locked_idx = NULL;
+    size_t nev = 0, evcap = 0, nt = s->cfg->ntargets;
+    PGresult *locked = NULL, *stored = NULL;
+    json_object *locked_idx = NULL, *stored_idx = NULL;
+    /* fresh deliveries handed over: room per target, and which were */
+    size_t *room_n = xcalloc(nt + 1, sizeof *room_n), *room_b = xcalloc(nt + 1, sizeof *room_b);
+    struct { int row; size_t t; } *handed = xcalloc((size_t)n * nt + 1, sizeof *handed);
+    size_t nhanded = 0;
+    bool hand = false;
+    char lease[24];
     int rc;
 
+    if (s->handing) {
+        bool fresh = false, room = false;
+        for (int i = 0; i < n; i++)
+            fresh |= !chg[i]->known;
+        for (size_t t = 0; fresh && t < nt; t++) {
+            s->handoff.room(s->handoff.ctx, s->cfg->targets[t].name, &room_n[t], &room_b[t]);
+            room |= room_n[t] > 0;
+        }
+        hand = fresh && room;
+    }
+    snprintf(lease, sizeof lease, "%lld", (long long)s->handoff.lease_ms);
     memset(d, 0, sizeof d);
     memset(v, 0, sizeof v);
     for (int i = 0; i < n; i++) {
@@ -490,7 +629,8 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
         char dbuf[11];
         const char *fields = json_object_to_json_string_ext(
             r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        db_array_add(&ids, r->id);
+        if (r->known)
+            db_array_add(&known, r->id);
         db_array_add(&d[D_ID], r->id);
         db_array_add(&d[D_KIND], r->kind >= 0 ? kind_name((enum kind)r->kind)
                                               : fields_text(r->fields, "kind") ? fields_text(r->fields, "kind") : "");
@@ -509,28 +649,40 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
     }
     for (int k = 0; k < D_N; k++)
         db_array_end(&d[k]);
-    db_array_end(&ids);
+    db_array_end(&known);
 
     /* Lazy commit: a detection lost in a server crash is simply detected
-     * again from the source; nothing has been sent on its account yet. */
-    if ((rc = db_begin_lazy(s->state, e)) < 0)
+     * again from the source; nothing has been sent on its account yet.
+     * Unless deliveries are handed over: they are sent at once, so the
+     * page is committed durably first. */
+    if ((rc = hand ? db_begin(s->state, e) : db_begin_lazy(s->state, e)) < 0)
         goto out;
     const char *dp[D_N];
     for (int k = 0; k < D_N; k++)
         dp[k] = d[k].data;
-    if ((rc = db_exec(s->state, "store decisions", SQL_UPSERT_DECISIONS, D_N, dp, NULL, e)) < 0)
+    buf_puts(&sql, SQL_UPSERT_DECISIONS);
+    if (hand)
+        buf_puts(&sql, SQL_UPSERT_DECISIONS_RETURNING_SUFFIX);
+    if ((rc = db_exec(s->state, "store decisions", sql.data, D_N, dp, hand ? &stored : NULL, e)) < 0)
         goto fail;
-    const char *lp[1] = { ids.data };
-    if ((rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
+    stored_idx = hand ? db_index_rows(stored, 0, -1) : NULL;
+    const char *lp[1] = { known.data };
+    if (known.len > 2   /* "{}" is nothing known */
+        && (rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
         goto fail;
 
     locked_idx = db_index_rows(locked, 0, 1);
     evcap = (size_t)n * (s->cfg->ntargets + 1);
     ev = xcalloc(evcap, sizeof *ev);
     details = xcalloc(evcap, sizeof *details);
+    /* One "detect" event per decision names every target's transition;
+     * a transition with a reason (invalid, excluded, withdrawal, cancelled)
+     * also gets a "state" event of its own that carries the reason. */
     for (int i = 0; i < n; i++) {
         struct row *r = chg[i];
-        int nchanged = 0;
+        struct buf det = BUF_INIT;
+        size_t detect_ev = nev++;
+        buf_printf(&det, "state=%s revision=%.12s", r->state, r->revision);
         for (size_t t = 0; t < s->cfg->ntargets; t++) {
             const struct target_cfg *tc = &s->cfg->targets[t];
             struct have h;
@@ -540,7 +692,6 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
             find_have(locked, locked_idx, r->id, tc->name, &h);
             if (!plan_target(r, tc, &h, &p))
                 continue;
-            nchanged++;
             db_array_add(&v[V_ID], r->id);
             db_array_add(&v[V_TARGET], tc->name);
             db_array_add(&v[V_STATE], p.state);
@@ -549,15 +700,30 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
             db_array_add(&v[V_WT], p.withdraw_type);
             db_array_add(&v[V_WR], p.withdraw_reason);
             db_array_add(&v[V_REASON], p.reason[0] ? p.reason : NULL);
-            struct buf det = BUF_INIT;
-            buf_printf(&det, "%s->%s", h.exists ? h.state : "new", p.state);
-            details[nev] = buf_steal(&det);
-            ev[nev] = (struct audit_event){
-                .actor = "daemon", .decision_id = r->id, .target = tc->name,
-                .operation = "state", .latency_ms = -1, .detail = details[nev],
-                .message = p.reason[0] ? xstrdup(p.reason) : NULL,
-            };
-            nev++;
+            /* A new decision's pending delivery: handed over when there is room. */
+            int k = hand && !r->known && !h.exists && !strcmp(p.state, "pending")
+                        ? db_index_find(stored_idx, r->id, NULL) : -1;
+            size_t flen = k >= 0 ? (size_t)PQgetlength(stored, k, 1) : 0;
+            bool give = k >= 0 && room_n[t] > 0 && flen <= room_b[t];
+            if (give) {
+                room_n[t]--;
+                room_b[t] -= flen;
+                handed[nhanded].row = i;
+                handed[nhanded++].t = t;
+            }
+            db_array_add(&v[V_OWNER], give ? s->handoff.owner : NULL);
+            buf_printf(&det, " %s:%s->%s", tc->name, h.exists ? h.state : "new", p.state);
+            if (p.reason[0]) {
+                struct buf sd = BUF_INIT;
+                buf_printf(&sd, "%s->%s", h.exists ? h.state : "new", p.state);
+                details[nev] = buf_steal(&sd);
+                ev[nev] = (struct audit_event){
+                    .actor = "daemon", .decision_id = r->id, .target = tc->name,
+                    .operation = "state", .latency_ms = -1, .detail = details[nev],
+                    .message = xstrdup(p.reason),
+                };
+                nev++;
+            }
             if (!strcmp(p.state, "invalid"))
                 log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
                             KVI("reasons", json_object_array_length(r->reasons)));
@@ -565,24 +731,21 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
                 log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
                          KV("reason", p.reason));
         }
-        struct buf det = BUF_INIT;
-        buf_printf(&det, "state=%s revision=%.12s targets_changed=%d", r->state, r->revision,
-                   nchanged);
-        details[nev] = buf_steal(&det);
-        ev[nev] = (struct audit_event){
+        details[detect_ev] = buf_steal(&det);
+        ev[detect_ev] = (struct audit_event){
             .actor = "daemon", .decision_id = r->id, .operation = "detect",
-            .latency_ms = -1, .detail = details[nev],
+            .latency_ms = -1, .detail = details[detect_ev],
         };
-        nev++;
     }
 
     if (v[V_ID].len) {
-        const char *vp[V_N];
+        const char *vp[V_N + 1];
         for (int k = 0; k < V_N; k++) {
             db_array_end(&v[k]);
             vp[k] = v[k].data;
         }
-        if ((rc = db_exec(s->state, "store deliveries", SQL_UPSERT_DELIVERIES, V_N, vp, NULL, e)) < 0)
+        vp[V_N] = lease;
+        if ((rc = db_exec(s->state, "store deliveries", SQL_UPSERT_DELIVERIES, V_N + 1, vp, NULL, e)) < 0)
             goto fail;
     }
     if ((rc = audit_append(s->state, ev, nev, e)) < 0)
@@ -590,13 +753,26 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
     if (v[V_ID].len && (rc = db_exec(s->state, "wake deliverers", "SELECT pg_notify('epsync_wake', '')",
                                      0, NULL, NULL, e)) < 0)
         goto fail;
-    rc = db_commit(s->state, e);
+    if ((rc = db_commit(s->state, e)) < 0)
+        goto out;
+    for (size_t k = 0; k < nhanded; k++) {
+        const struct row *r = chg[handed[k].row];
+        int row = db_index_find(stored_idx, r->id, NULL);
+        s->handoff.take(s->handoff.ctx, s->cfg->targets[handed[k].t].name, r->id, r->kind,
+                        r->revision, PQgetvalue(stored, row, 1));
+    }
     goto out;
 fail:
     db_rollback(s->state);
 out:
     db_index_free(locked_idx);
     PQclear(locked);
+    db_index_free(stored_idx);
+    PQclear(stored);
+    free(room_n);
+    free(room_b);
+    free(handed);
+    buf_free(&sql);
     for (size_t k = 0; k < nev; k++) {
         free(details[k]);
         free((char *)ev[k].message);
@@ -607,7 +783,7 @@ out:
         buf_free(&d[k]);
     for (int k = 0; k < V_N; k++)
         buf_free(&v[k]);
-    buf_free(&ids);
+    buf_free(&known);
     return rc;
 }
 
@@ -634,6 +810,7 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
         st->scanned++;
         int k = db_index_find(known_idx, r->id, NULL);
         bool is_known = k >= 0;
+        r->known = is_known;
         if (!final && !revoked)
             continue;   /* drafts and the like are not ours */
         if (is_known && !force && PQgetvalue(known, k, 3)[0] != 't'
@@ -768,34 +945,31 @@ static int recheck_flagged(source *s, int64_t now_ms, struct source_stats *st, s
     return rc;
 }
 
-/* One page of keys of a poll: the rows not yet seen at this updated_at
- * are fetched whole and processed.  Returns the number of keys read. */
-static int poll_keys_page(source *s, const char *keys_sql, int64_t now_ms,
-                          struct source_stats *st, struct err *e)
+/* The digest of keys[0..n-1] (see struct window_page). */
+static void keys_digest(PGresult *keys, int n, char out[65])
 {
-    PGresult *keys = NULL, *stale = NULL;
-    struct buf ids = BUF_INIT, upds = BUF_INIT, chunk = BUF_INIT;
-    const char *p[2] = { s->scan.after_upd, s->scan.after_id };
-    int rc, n;
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s\x1f%s\x1e", PQgetvalue(keys, i, 0), PQgetvalue(keys, i, 1));
+    sign_sha256_hex(b.data ? b.data : "", b.len, out);
+    buf_free(&b);
+}
 
-    if ((rc = db_exec(s->src, "read the source", keys_sql, 2, p, &keys, e)) < 0)
-        return rc;
-    n = PQntuples(keys);
-    if (n == 0)
-        goto out;
+/* Compare keys[0..n-1] with the state database; fetch and process the
+ * rows not yet seen at their updated_at. */
+static int check_keys(source *s, PGresult *keys, int n, int64_t now_ms, struct source_stats *st,
+                      struct err *e)
+{
+    PGresult *stale = NULL;
+    struct buf ids = BUF_INIT, upds = BUF_INIT, chunk = BUF_INIT;
+    int rc;
+
     for (int i = 0; i < n; i++) {
         db_array_add(&ids, PQgetvalue(keys, i, 1));
         db_array_add(&upds, PQgetvalue(keys, i, 0));
     }
     db_array_end(&ids);
     db_array_end(&upds);
-    snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(keys, n - 1, 0));
-    free(s->scan.after_id);
-    s->scan.after_id = xstrdup(PQgetvalue(keys, n - 1, 1));
-    if (strcmp(s->scan.after_upd, s->scan.high) > 0)
-        snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
-    st->scanned += n;
-
     const char *sp[2] = { ids.data, upds.data };
     if ((rc = db_exec(s->state, "find changed rows", SQL_STALE, 2, sp, &stale, e)) < 0)
         goto out;
@@ -811,12 +985,76 @@ static int poll_keys_page(source *s, const char *keys_sql, int64_t now_ms,
         }
     }
 out:
-    PQclear(keys);
     PQclear(stale);
     buf_free(&ids);
     buf_free(&upds);
     buf_free(&chunk);
-    return rc < 0 ? rc : n;
+    return rc;
+}
+
+/* One page of keys of a poll.  Where the last poll read a page from the
+ * same position, this one reads up to the same end and skips the state
+ * database when the keys are the same; elsewhere it reads KEY_ROWS keys,
+ * stopping short at the start of a page of the last poll so that the
+ * next page lines up.  Returns 1 when more keys may follow, 0 when the
+ * window is read, negative on error. */
+static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql, int64_t now_ms,
+                          struct source_stats *st, struct err *e)
+{
+    const struct window_page *same = window_from(s, s->scan.after_upd, s->scan.after_id);
+    char lower_upd[40], digest[65];
+    char *lower_id = s->scan.after_id ? xstrdup(s->scan.after_id) : NULL;
+    PGresult *keys = NULL;
+    int rc, n, more;
+    bool whole = false;
+
+    snprintf(lower_upd, sizeof lower_upd, "%s", s->scan.after_upd);
+    if (same) {
+        const char *p[4] = { s->scan.after_upd, s->scan.after_id, same->upper_upd, same->upper_id };
+        rc = db_exec(s->src, "read the source", upto_sql, 4, p, &keys, e);
+    } else {
+        const char *p[2] = { s->scan.after_upd, s->scan.after_id };
+        rc = db_exec(s->src, "read the source", keys_sql, 2, p, &keys, e);
+    }
+    if (rc < 0)
+        goto out;
+    n = PQntuples(keys);
+    if (same) {
+        whole = n < KEY_ROWS || same_key(PQgetvalue(keys, n - 1, 0), PQgetvalue(keys, n - 1, 1),
+                                         same->upper_upd, same->upper_id);
+        more = 1;
+    } else {
+        int k = window_boundary(s, keys);
+        more = k >= 0 || n == KEY_ROWS;
+        if (k >= 0)
+            n = k + 1;
+        if (n == 0)
+            goto out;
+    }
+    keys_digest(keys, n, digest);
+    st->scanned += n;
+    if (!(whole && strcmp(digest, same->digest) == 0)
+        && n > 0 && (rc = check_keys(s, keys, n, now_ms, st, e)) < 0)
+        goto out;
+
+    /* Move on: to the end of the range when it was read whole (its last
+     * key may have moved away since), else to the last key read. */
+    free(s->scan.after_id);
+    if (whole) {
+        snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", same->upper_upd);
+        s->scan.after_id = same->upper_id ? xstrdup(same->upper_id) : NULL;
+    } else {
+        snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(keys, n - 1, 0));
+        s->scan.after_id = xstrdup(PQgetvalue(keys, n - 1, 1));
+    }
+    if (strcmp(s->scan.after_upd, s->scan.high) > 0)
+        snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
+    window_add(&s->cur, lower_upd, lower_id, s->scan.after_upd, s->scan.after_id, digest);
+    rc = more;
+out:
+    free(lower_id);
+    PQclear(keys);
+    return rc;
 }
 
 /* Start a scan: read the watermark and the database clock. */
@@ -828,6 +1066,9 @@ static int scan_begin(source *s, bool reconcile, struct err *e)
     int rc;
 
     memset(&s->scan, 0, sizeof s->scan);
+    window_clear(&s->cur);
+    if (reconcile)
+        window_forget(s);   /* the reconcile reads rows, not keys */
     snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "-infinity");
     snprintf(overlap, sizeof overlap, "%lld milliseconds", (long long)s->cfg->poll.overlap_ms);
     if ((rc = db_exec(s->state, "read the watermark", SQL_WATERMARK, 2, p, &r, e)) < 0)
@@ -870,16 +1111,19 @@ int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *
     if (!s->scan.active && (rc = scan_begin(s, reconcile, e)) < 0)
         goto out;
     if (!s->scan.reconcile) {
+        struct buf upto = BUF_INIT;
         buf_printf(&sql, SQL_KEYS_FMT, s->relation);
+        buf_printf(&upto, SQL_KEYS_UPTO_FMT, s->relation);
         for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
-            int n = poll_keys_page(s, sql.data, now_ms, st, e);
-            if ((rc = n) < 0)
-                goto out;
-            if (n < KEY_ROWS) {
-                finished = true;
+            rc = poll_keys_page(s, sql.data, upto.data, now_ms, st, e);
+            if (rc <= 0) {
+                finished = rc == 0;
                 break;
             }
         }
+        buf_free(&upto);
+        if (rc < 0)
+            goto out;
         goto done;
     }
     /* The reconcile reads every row whole and compares revisions. */
@@ -916,12 +1160,19 @@ done:
     if ((rc = scan_progress(s, finished, e)) < 0)
         goto out;
     st->reconciled = finished && s->scan.reconcile;
+    if (finished && !s->scan.reconcile) {
+        window_clear(&s->prev);   /* the next poll compares with this one */
+        s->prev = s->cur;
+        memset(&s->cur, 0, sizeof s->cur);
+    }
     if (finished)
         scan_reset(s);
     rc = finished ? 0 : 1;
 out:
-    if (rc < 0)
+    if (rc < 0) {
         scan_reset(s);   /* start over from the watermark next time */
+        window_forget(s);
+    }
     PQclear(r);
     page_clear(pg);
     free(pg);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "notify.h"
 #include "publicity.h"
+#include "recorder.h"
 #include "sign.h"
 #include "state.h"
 
@@ -89,6 +90,7 @@ struct engine {
     char owner[96];
     db *state;
     detector *det;                   /* change detection, in a thread of its own */
+    recorder *rec;                   /* records outcomes, in a thread of its own */
     http *http;
     struct trt *tr;
     size_t ntr;
@@ -104,7 +106,6 @@ struct engine {
     int64_t next_status, next_summary, next_expire, next_watchdog;
     int64_t db_retry_at, db_backoff;
     int64_t next_due;                /* earliest retry when every target went idle, 0: none */
-    int64_t next_due_check;          /* while requests are in flight, look that often */
     bool db_down_logged;
     int64_t watchdog_ms;
     long detected, attempts;
@@ -225,50 +226,14 @@ static enum result_kind result_of(enum outcome_kind k)
     }
 }
 
-static void log_result(const struct result *r)
-{
-    static const char *const done_msg[] = {
-        [OP_PUBLISH] = "published", [OP_UPDATE] = "updated", [OP_WITHDRAW] = "withdrawn",
-    };
-    switch (r->kind) {
-    case RES_OK:
-    case RES_GONE:
-        log_info(done_msg[r->op], KV("decision", r->decision_id), KV("target", r->target),
-                 KV("receipt", r->receipt), KVI("attempt", r->attempt), KVI("ms", r->latency_ms));
-        break;
-    case RES_ADOPT:
-        log_info("already published, receipt adopted", KV("decision", r->decision_id),
-                 KV("target", r->target), KV("receipt", r->receipt));
-        break;
-    case RES_NOT_FOUND:
-        log_warning("platform lost the publication, publishing again",
-                    KV("decision", r->decision_id), KV("target", r->target));
-        break;
-    case RES_TRANSIENT:
-        log_warning("delivery failed, will retry", KV("decision", r->decision_id),
-                    KV("target", r->target), KV("op", op_name(r->op)), KVI("attempt", r->attempt),
-                    KVI("http", r->http_status), KV("code", r->code), KV("reason", r->message),
-                    KVI("retry_in_ms", r->delay_ms));
-        break;
-    case RES_PERMANENT:
-        log_error("delivery rejected", KV("decision", r->decision_id), KV("target", r->target),
-                  KV("op", op_name(r->op)), KVI("http", r->http_status), KV("code", r->code),
-                  KV("reason", r->message));
-        break;
-    case RES_CANCEL:
-        log_info("cancelled before publication", KV("decision", r->decision_id),
-                 KV("target", r->target));
-        break;
-    default:
-        break;
-    }
-}
-
-/* Outcomes are recorded in batches: one commit costs a WAL flush, and
- * while it waits nothing else moves.  The rows stay leased meanwhile, so
- * nothing acts on an outcome before it is recorded. */
+/* Outcomes go to the recorder in batches; it commits them on its own
+ * connection while the loop goes on sending.  The rows stay leased
+ * meanwhile, so nothing acts on an outcome before it is recorded.  When
+ * the recorder falls far behind (the database is slow or away), sending
+ * pauses. */
 #define FLUSH_MAX 512
-#define FLUSH_EVERY_MS 50
+#define FLUSH_EVERY_MS 20
+#define RECORD_BACKLOG_MAX 4096
 
 static bool flush_due(const struct engine *en, int64_t now)
 {
@@ -276,23 +241,23 @@ static bool flush_due(const struct engine *en, int64_t now)
                         || en->stopping);
 }
 
-/* Record what is waiting; on a database failure keep it for later. */
+/* Hand what is waiting to the recorder. */
 static void flush_results(struct engine *en)
 {
-    struct err e;
-    if (en->nres == 0 || db_broken(en->state))
+    if (en->nres == 0)
         return;
-    if (state_record(en->state, en->owner, en->res, en->nres, &e) < 0) {
-        log_error("cannot record outcomes, will retry", KV("error", e.msg), KVI("pending", en->nres));
+    recorder_put(en->rec, en->res, en->nres);
+    en->res = NULL;
+    en->nres = en->capres = 0;
+}
+
+/* Outcomes recorded: the next operation of a pair may be due now. */
+static void take_recorded(struct engine *en)
+{
+    if (recorder_news(en->rec) == 0)
         return;
-    }
-    for (size_t i = 0; i < en->nres; i++) {
-        log_result(&en->res[i]);
-        result_clear(&en->res[i]);
-    }
-    en->nres = 0;
     for (size_t i = 0; i < en->ntr; i++)
-        en->tr[i].idle = false;   /* an outcome may make the next operation due */
+        en->tr[i].idle = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -404,6 +369,8 @@ static bool may_send(struct engine *en, struct trt *tr, int64_t now)
         return false;
     if ((int)http_in_flight(en->http) >= en->cfg->delivery.max_in_flight)
         return false;
+    if (recorder_pending(en->rec) >= RECORD_BACKLOG_MAX)
+        return false;   /* resumes when the recorder catches up (recorder_fd) */
     if (tr->in_flight >= tr->t->max_in_flight)
         return false;
     if (tr->open && (now < tr->open_until || tr->probing))
@@ -948,11 +915,11 @@ static int next_timeout(struct engine *en, int64_t now)
     }
     if (db_broken(en->state))
         t = en->db_retry_at - now;
-    else if (!busy && (http_in_flight(en->http) == 0 || now >= en->next_due_check)) {
-        /* Answers in flight end the idleness themselves; meanwhile the
-         * (whole-queue) look for the next retry is made once a second. */
+    else if (!busy && http_in_flight(en->http) == 0 && !recorder_pending(en->rec)) {
+        /* Answers in flight, and outcomes being recorded, end the
+         * idleness themselves: the look for the next retry (over the
+         * whole queue) is for when nothing else will. */
         int64_t due;
-        en->next_due_check = now + 1000;
         if (state_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
             t = due + 5;
             en->next_due = now + t;   /* idle targets must claim again then */
@@ -975,7 +942,7 @@ static bool once_finished(struct engine *en)
     if (en->det && !detector_done(en->det))
         return false;
     take_news(en);   /* what the pass stored last */
-    if (http_in_flight(en->http) || en->nres)
+    if (http_in_flight(en->http) || en->nres || recorder_pending(en->rec))
         return false;
     for (size_t i = 0; i < en->ntr; i++)
         if (en->det && detector_waiting(en->det, en->tr[i].t->name))
@@ -991,7 +958,7 @@ static void loop(struct engine *en)
 {
     for (;;) {
         int64_t now = mono_ms();
-        struct curl_waitfd fds[3];
+        struct curl_waitfd fds[4];
         unsigned nfds = 0;
         struct err e;
         bool notified = false;
@@ -1007,9 +974,12 @@ static void loop(struct engine *en)
             }
             break;
         }
+        take_news(en);        /* read whatever the state of the loop's connection */
+        take_recorded(en);
+        if (flush_due(en, now))
+            flush_results(en);
         if (db_healthy(en, now)) {
             notified = wake_notified(en);
-            take_news(en);
             /* A retry that fell due while every target was idle: nothing
              * else would end the idleness (no outcome, no change). */
             bool due = en->next_due && now >= en->next_due;
@@ -1019,8 +989,6 @@ static void loop(struct engine *en)
                 for (size_t i = 0; i < en->ntr; i++)
                     en->tr[i].idle = false;
             expire(en, now);
-            if (flush_due(en, now))
-                flush_results(en);
             for (size_t i = 0; i < en->ntr; i++)
                 dispatch_target(en, &en->tr[i]);
             if (flush_due(en, mono_ms()))
@@ -1036,6 +1004,7 @@ static void loop(struct engine *en)
                                                 .events = CURL_WAIT_POLLIN };
         if (en->det)
             fds[nfds++] = (struct curl_waitfd){ .fd = detector_fd(en->det), .events = CURL_WAIT_POLLIN };
+        fds[nfds++] = (struct curl_waitfd){ .fd = recorder_fd(en->rec), .events = CURL_WAIT_POLLIN };
         if (http_wait(en->http, next_timeout(en, mono_ms()), fds, nfds, &e) < 0)
             log_error("waiting failed", KV("error", e.msg));
         collect(en);
@@ -1086,6 +1055,8 @@ static int startup(struct engine *en, struct err *e)
         if (en->once)
             return EX_UNAVAILABLE_;
     }
+    if (recorder_open(&en->rec, state_conninfo(en->cfg), en->owner, e) < 0)
+        log_error("state database unavailable, retrying", KV("error", e->msg));
     if ((rc = http_new(&en->http, e)) < 0)
         return EX_FAIL;
     if (targets_build(en, en->cfg, &en->tr, &en->ntr, e) < 0)
@@ -1128,9 +1099,14 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
     detector_close(en.det);   /* stop detecting before the leases go */
     en.det = NULL;
     flush_results(&en);
-    if (en.nres)
+    /* What is left to record gets what is left of the grace period
+     * (at least a second); `once` waits longer. */
+    int64_t wait = once ? 30000 : en.stop_deadline - mono_ms();
+    size_t unrecorded = recorder_close(en.rec, wait < 1000 ? 1000 : wait);
+    en.rec = NULL;
+    if (unrecorded)
         log_error("outcomes not recorded; the platform's idempotency keys make the resend safe",
-                  KVI("count", en.nres));
+                  KVI("count", unrecorded));
     if (!db_broken(en.state) && state_release(en.state, en.owner, &e) < 0)
         log_warning("cannot release leases; they expire on their own", KV("error", e.msg));
     rc = 0;
@@ -1151,6 +1127,7 @@ out:
     free(en.tr);
     http_free(en.http);
     detector_close(en.det);
+    recorder_close(en.rec, 0);
     db_close(en.state);
     if (en.sigfd >= 0)
         close(en.sigfd);

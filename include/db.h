@@ -15,7 +15,7 @@
 
 typedef struct db db;
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 int db_open(db **out, const char *conninfo, const char *what, struct err *e);
 void db_close(db *d);

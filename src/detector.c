@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "source.h"
@@ -70,20 +71,6 @@ struct detector {
     int64_t next_poll, next_reconcile, db_retry_at, db_backoff;
     bool db_down_logged, source_down_logged;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(int fd)
 {
@@ -151,7 +138,7 @@ static bool state_usable(detector *d, int64_t now)
  * the next step (0: at once). */
 static int64_t step(detector *d, bool notified)
 {
-    int64_t now = mono_ms(), interval = d->cfg->poll.interval_ms;
+    int64_t now = clock_mono_ms(), interval = d->cfg->poll.interval_ms;
     struct source_stats st;
     struct err e;
 
@@ -180,7 +167,7 @@ static int64_t step(detector *d, bool notified)
     bool reconcile = now >= d->next_reconcile;
     if (reconcile && d->next_reconcile == 0)
         reconcile = reconcile_due(d);
-    int more = source_poll(d->src, reconcile, wall_ms(), &st, &e);
+    int more = source_poll(d->src, reconcile, clock_wall_ms(), &st, &e);
     if (more < 0) {
         log_error("change detection failed, will retry", KV("error", e.msg));
         if (d->once)
@@ -269,7 +256,7 @@ static void hand_take(void *ctx, const char *target, const char *decision_id, in
     struct handed h = {
         .decision_id = xstrdup(decision_id), .kind = kind, .revision = xstrdup(revision),
         .fields = xstrdup(fields), .bytes = strlen(fields),
-        .lease_until = mono_ms() + d->lease_ms,
+        .lease_until = clock_mono_ms() + d->lease_ms,
     };
     pthread_mutex_lock(&d->mu);
     struct handq *q = queue_of(d, target);
@@ -286,12 +273,16 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
 {
     struct handed *got;
     size_t n, kept = 0;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
 
     pthread_mutex_lock(&d->mu);
     struct handq *q = queue_of(d, target);
     n = q->n < max ? q->n : max;
-    got = xmalloc((n + 1) * sizeof *got);
+    if (n == 0) {
+        pthread_mutex_unlock(&d->mu);
+        return 0;
+    }
+    got = xmalloc(n * sizeof *got);
     memcpy(got, q->h, n * sizeof *got);
     memmove(q->h, q->h + n, (q->n - n) * sizeof *q->h);
     q->n -= n;

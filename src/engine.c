@@ -22,6 +22,7 @@
 
 #include "adapter.h"
 #include "backoff.h"
+#include "clock.h"
 #include "date.h"
 #include "db.h"
 #include "detector.h"
@@ -113,20 +114,6 @@ struct engine {
     long published_today;            /* by this process */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double rand01(void)
 {
     char hex[9];
@@ -164,7 +151,7 @@ static int targets_build(struct engine *en, struct config *cfg, struct trt **out
             return -EINVAL;
         }
         tr[k].tokens = t->rate_per_s > 0 ? (t->rate_per_s < 1 ? 1 : t->rate_per_s) : 0;
-        tr[k].refill_at = mono_ms();
+        tr[k].refill_at = clock_mono_ms();
         /* Keep breaker and counters of a target that survives a reload. */
         for (size_t j = 0; en && j < en->ntr; j++) {
             if (strcmp(en->tr[j].t->name, t->name) == 0) {
@@ -197,7 +184,7 @@ static void ready_push(struct trt *tr, struct claim *c)
 static struct result *result_new(struct engine *en, const struct claim *c)
 {
     if (en->nres == 0)
-        en->res_since = mono_ms();
+        en->res_since = clock_mono_ms();
     if (en->nres == en->capres) {
         en->capres = en->capres ? en->capres * 2 : 64;
         en->res = xrealloc(en->res, en->capres * sizeof *en->res);
@@ -265,7 +252,7 @@ static void take_recorded(struct engine *en)
 
 static void breaker_failure(struct engine *en, struct trt *tr, const char *why)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     tr->failures++;
     if (!tr->open && tr->failures < BREAKER_THRESHOLD)
         return;
@@ -301,7 +288,7 @@ static void prepare_delivery(struct engine *en, struct claim *c)
     if (d->op == OP_WITHDRAW || d->publicity_end)
         return;
     if (!c->first_published[0] || date_parse(c->first_published, &first) < 0)
-        first = date_cst(wall_ms());
+        first = date_cst(clock_wall_ms());
     end = publicity_end(d->fields, d->kind, first, en->cfg);
     if (end != DATE_NONE) {
         date_format(end, buf);
@@ -324,7 +311,7 @@ static size_t submit(struct engine *en, struct trt *tr, struct claim *c, size_t 
         ds[i] = c[i].d;
     }
     memset(&req, 0, sizeof req);
-    if (adapter_build(tr->a, ds, n, &used, wall_ms(), &req, &e) < 0) {
+    if (adapter_build(tr->a, ds, n, &used, clock_wall_ms(), &req, &e) < 0) {
         http_req_clear(&req);
         if (n > 1)
             return submit(en, tr, c, 1);   /* find the one that cannot be built */
@@ -394,7 +381,7 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
     struct err e;
 
     memset(&auth, 0, sizeof auth);
-    switch (adapter_prepare(tr->a, wall_ms(), &auth, msg, sizeof msg)) {
+    switch (adapter_prepare(tr->a, clock_wall_ms(), &auth, msg, sizeof msg)) {
     case ADAPTER_READY:
         if (tr->broken)
             log_notice("target credentials accepted again", KV("target", tr->t->name));
@@ -476,7 +463,7 @@ static size_t take_handed(struct engine *en, struct trt *tr, int want, struct cl
 
 static void dispatch_target(struct engine *en, struct trt *tr)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
 
     while (may_send(en, tr, now) && adapter_ready(en, tr)) {
         struct claim *c = NULL;
@@ -531,7 +518,7 @@ static void dispatch_target(struct engine *en, struct trt *tr)
                 i++;
                 continue;
             }
-            if (!may_send(en, tr, mono_ms())) {
+            if (!may_send(en, tr, clock_mono_ms())) {
                 ready_push(tr, cl);     /* still leased by us: next turn */
                 i++;
                 continue;
@@ -551,7 +538,7 @@ static void dispatch_target(struct engine *en, struct trt *tr)
             i += sent;
         }
         free(c);
-        now = mono_ms();
+        now = clock_mono_ms();
     }
 }
 
@@ -569,7 +556,7 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
     if (ctx->auth) {
         tr->auth_in_flight = false;
         if (!abandoned) {
-            adapter_auth_done(tr->a, resp, wall_ms());
+            adapter_auth_done(tr->a, resp, clock_wall_ms());
             if (resp->status == 200)
                 tr->renewals_unproven++;
         }
@@ -638,7 +625,7 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             all_transient = false;
             any_ok = true;
             if (r->kind == RES_OK && r->op != OP_WITHDRAW) {
-                date_t today = date_cst(wall_ms());
+                date_t today = date_cst(clock_wall_ms());
                 if (today != en->today) {
                     en->today = today;
                     en->published_today = 0;
@@ -751,7 +738,7 @@ static void expire(struct engine *en, int64_t now)
     if (!en->cfg->publicity.expire || now < en->next_expire || en->stopping)
         return;
     en->next_expire = now + en->cfg->poll.interval_ms;   /* an indexed, usually empty UPDATE */
-    date_format(date_cst(wall_ms()), today);
+    date_format(date_cst(clock_wall_ms()), today);
     if (state_expire(en->state, today, &n, &e) < 0)
         log_error("cannot queue expired withdrawals", KV("error", e.msg));
     else if (n)
@@ -788,7 +775,7 @@ static void status(struct engine *en, int64_t now)
             snprintf(paused + strlen(paused), sizeof paused - strlen(paused), "%s%s",
                      paused[0] ? "," : "", en->tr[i].t->name);
     }
-    if (date_cst(wall_ms()) != en->today)
+    if (date_cst(clock_wall_ms()) != en->today)
         en->published_today = 0;
     snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s",
              backlog, en->published_today, http_in_flight(en->http), paused[0] ? paused : "none");
@@ -824,7 +811,7 @@ static void signals_read(struct engine *en)
             en->reload = true;
         else if (!en->stopping) {
             en->stopping = true;
-            en->stop_deadline = mono_ms() + STOP_GRACE_MS;
+            en->stop_deadline = clock_mono_ms() + STOP_GRACE_MS;
             notify_stopping();
             log_notice("stopping", KVI("in_flight", http_in_flight(en->http)));
         }
@@ -849,8 +836,8 @@ static void do_reload(struct engine *en)
     }
     /* In-flight requests point at the old targets: finish them first.
      * Reloads are rare; a short wait keeps ownership simple. */
-    int64_t until = mono_ms() + STOP_GRACE_MS;
-    while (http_in_flight(en->http) > 0 && mono_ms() < until) {
+    int64_t until = clock_mono_ms() + STOP_GRACE_MS;
+    while (http_in_flight(en->http) > 0 && clock_mono_ms() < until) {
         struct err we;
         http_wait(en->http, 100, NULL, 0, &we);
         collect(en);
@@ -949,7 +936,7 @@ static bool once_finished(struct engine *en)
             en->tr[i].idle = false;   /* handed-over work: the check below waits for it */
     for (size_t i = 0; i < en->ntr; i++)
         if (en->tr[i].nready || (!en->tr[i].idle && !en->tr[i].broken
-                                 && !(en->tr[i].open && mono_ms() < en->tr[i].open_until)))
+                                 && !(en->tr[i].open && clock_mono_ms() < en->tr[i].open_until)))
             return false;
     return true;
 }
@@ -957,7 +944,7 @@ static bool once_finished(struct engine *en)
 static void loop(struct engine *en)
 {
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         struct curl_waitfd fds[4];
         unsigned nfds = 0;
         struct err e;
@@ -991,7 +978,7 @@ static void loop(struct engine *en)
             expire(en, now);
             for (size_t i = 0; i < en->ntr; i++)
                 dispatch_target(en, &en->tr[i]);
-            if (flush_due(en, mono_ms()))
+            if (flush_due(en, clock_mono_ms()))
                 flush_results(en);   /* e.g. settled without a request */
         }
         status(en, now);
@@ -1005,7 +992,7 @@ static void loop(struct engine *en)
         if (en->det)
             fds[nfds++] = (struct curl_waitfd){ .fd = detector_fd(en->det), .events = CURL_WAIT_POLLIN };
         fds[nfds++] = (struct curl_waitfd){ .fd = recorder_fd(en->rec), .events = CURL_WAIT_POLLIN };
-        if (http_wait(en->http, next_timeout(en, mono_ms()), fds, nfds, &e) < 0)
+        if (http_wait(en->http, next_timeout(en, clock_mono_ms()), fds, nfds, &e) < 0)
             log_error("waiting failed", KV("error", e.msg));
         collect(en);
     }
@@ -1101,7 +1088,7 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
     flush_results(&en);
     /* What is left to record gets what is left of the grace period
      * (at least a second); `once` waits longer. */
-    int64_t wait = once ? 30000 : en.stop_deadline - mono_ms();
+    int64_t wait = once ? 30000 : en.stop_deadline - clock_mono_ms();
     size_t unrecorded = recorder_close(en.rec, wait < 1000 ? 1000 : wait);
     en.rec = NULL;
     if (unrecorded)

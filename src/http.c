@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sign.h"
 
 #define HTTP_POOL_MAX 16
@@ -46,13 +47,6 @@ struct http {
     CURL *pool[HTTP_POOL_MAX];
     size_t npool, nactive;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -160,7 +154,7 @@ void http_abandon_all(http *h)
         curl_multi_remove_handle(h->multi, x->easy);
         active_unlink(h, x);
         snprintf(x->error, sizeof x->error, "abandoned");
-        x->latency_ms = mono_ms() - x->start_ms;
+        x->latency_ms = clock_mono_ms() - x->start_ms;
         done_push(h, x);
     }
 }
@@ -353,7 +347,7 @@ int http_submit(http *h, const struct target_cfg *t, struct http_req *req, void 
     }
     if ((rc = setup(h, x, t, e)) < 0)
         goto fail;
-    x->start_ms = mono_ms();
+    x->start_ms = clock_mono_ms();
     if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
         rc = err_set(e, -EIO, "http: adding a transfer: %s", curl_multi_strerror(mc));
         goto fail;
@@ -402,7 +396,7 @@ static void collect(http *h)
         CURLcode res = m->data.result;
         curl_multi_remove_handle(h->multi, x->easy);
         active_unlink(h, x);
-        x->latency_ms = mono_ms() - x->start_ms;
+        x->latency_ms = clock_mono_ms() - x->start_ms;
         /* a body cut at the cap is an answer, not a transport failure */
         if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && x->truncated))
             transport_error(x, res);

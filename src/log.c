@@ -10,7 +10,8 @@
 
 #include "buf.h"
 
-static enum log_level cur_level = LOG_INFO;
+/* Set by the loop (reload), read by every thread. */
+static _Atomic int cur_level = LOG_INFO;
 static enum log_format cur_format = LOG_TEXT;
 static int to_journal = -1;   /* -1: not yet probed */
 static int to_tty;
@@ -35,13 +36,13 @@ static void probe(void)
 
 void log_init(enum log_level level, enum log_format format)
 {
-    cur_level = level;
+    cur_level = (int)level;
     cur_format = format;
     probe();
 }
 
-void log_set_level(enum log_level level) { cur_level = level; }
-enum log_level log_get_level(void) { return cur_level; }
+void log_set_level(enum log_level level) { cur_level = (int)level; }
+enum log_level log_get_level(void) { return (enum log_level)cur_level; }
 
 int log_level_parse(const char *s)
 {
@@ -151,7 +152,7 @@ void log_write(enum log_level level, const char *msg, const struct log_kv *kv)
 {
     struct buf b = BUF_INIT;
 
-    if (level > cur_level)
+    if ((int)level > cur_level)
         return;
     if (to_journal < 0)
         probe();

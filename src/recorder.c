@@ -189,6 +189,10 @@ int recorder_open(recorder **out, const char *state_conninfo, const char *owner,
 
 void recorder_put(recorder *r, struct result *res, size_t n)
 {
+    if (n == 0) {
+        free(res);
+        return;
+    }
     pthread_mutex_lock(&r->mu);
     if (r->nq + n > r->capq) {
         r->capq = (r->nq + n) * 2;

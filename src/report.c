@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "calendar.h"
+#include "clock.h"
 #include "db.h"
 
 /* ---- categorisation (pure) ------------------------------------------ */
@@ -643,16 +644,9 @@ static void warn_calendar(struct stream *s, const struct report_opts *o)
                   "only and may be wrong (add the year to the calendar file)", 1900 + y);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int report_main(const struct config *cfg, int argc, char **argv)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     date_t today = date_cst(now);
     struct report_opts o;
     struct err e = { 0 };

@@ -15,45 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 
-class World:
-    """A PostgreSQL cluster, a case database, both simulators, a config."""
-
-    def __init__(self, faults=None, **overrides):
-        self.tmp = h.make_tmpdir()
-        self.pg = h.shared_cluster()
-        self.db = h.fresh_dbname()
-        self.src = h.case_db(self.pg, self.db)
-        faults = faults or {}
-        self.city = h.Sim("city", self.tmp, faults=faults.get("city"))
-        self.prov = h.Sim("province", self.tmp, faults=faults.get("province"))
-        self.config = h.write_config(self.tmp, self.pg, [self.city, self.prov],
-                                     dbname=self.db, **overrides)
-        self.ep = h.Epsync(config=self.config)
-        r = self.ep.run(["migrate"])
-        assert r.returncode == 0, r.stderr
-        self.state = self.pg.connect(self.db)
-
-    def q(self, sql, *params):
-        with self.state.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-
-    def states(self, decision_id):
-        return dict(self.q("SELECT target, state FROM epsync.deliveries WHERE decision_id = %s",
-                           decision_id))
-
-    def wait_states(self, decision_id, want, timeout=30):
-        def ok():
-            s = self.states(decision_id)
-            return s if all(s.get(t) == v for t, v in want.items()) else None
-        return self.ep.wait_until(ok, timeout=timeout, what="%s to be %s (now %s)" % (
-            decision_id, want, self.states(decision_id)))
-
-    def drained(self):
-        n = self.q("SELECT count(*) FROM epsync.deliveries "
-                   "WHERE state IN ('pending', 'retry', 'withdraw_pending')")[0][0]
-        return n == 0
-
+World = h.World      # also imported by test_daemon and test_valgrind
 
 BOTH_PUBLISHED = {"city": "published", "province": "published"}
 
@@ -102,7 +64,7 @@ def test_run_refuses_a_missing_schema():
     assert r.returncode == 69, (r.returncode, r.stderr)
     assert "epsync migrate" in r.stderr, r.stderr
     r = ep.run(["migrate"])
-    assert r.returncode == 0 and "version 0 to 1" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "version 0 to 2" in r.stdout, r.stdout + r.stderr
     r = ep.run(["migrate"])
     assert r.returncode == 0 and "current" in r.stdout, r.stdout + r.stderr
 

@@ -31,42 +31,13 @@ ROW_COLS = ("state", "receipt", "last_code", "last_error", "last_http", "attempt
             "withdrawn_at", "next_attempt_at", "updated_at")
 
 
-class World:
-    """A case database, both simulators, a config and an Epsync."""
-
-    def __init__(self, faults=None, seed=None, **overrides):
-        self.tmp = h.make_tmpdir()
-        self.pg = h.shared_cluster()
-        self.db = h.fresh_dbname()
-        self.src = h.case_db(self.pg, self.db)
-        faults = faults or {}
-        self.city = h.Sim("city", self.tmp, faults=faults.get("city"), seed=seed)
-        self.prov = h.Sim("province", self.tmp, faults=faults.get("province"), seed=seed)
-        self.config = h.write_config(self.tmp, self.pg, [self.city, self.prov], dbname=self.db,
-                                     **overrides)
-        self.ep = h.Epsync(config=self.config)
-        r = self.ep.run(["migrate"])
-        assert r.returncode == 0, r.stderr
-        self.state = self.pg.connect(self.db)
-
-    def q(self, sql, *params):
-        with self.state.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+class World(h.World):
+    """h.World, with the delivery rows, revisions and audit events the
+    tables of PROTOCOLS.md are checked against."""
 
     def insert(self, n, **fields):
         """n valid penalties (routed to both targets) in one transaction: their ids."""
-        rows = [h.decision_defaults(**fields) for _ in range(n)]
-        cols = list(rows[0])
-        conn = self.pg.connect(self.db)
-        conn.autocommit = False
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO epsync_source.decisions (%s) VALUES (%s)" % (
-                ", ".join(cols), ", ".join(["%s"] * len(cols))),
-                [[r[c] for c in cols] for r in rows])
-        conn.commit()
-        conn.close()
-        return [r["decision_id"] for r in rows]
+        return h.insert_decisions(self.pg, self.db, n, **fields)
 
     def row(self, did, target):
         rows = self.q("SELECT %s FROM epsync.deliveries WHERE decision_id = %%s AND target = %%s"

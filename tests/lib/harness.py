@@ -6,6 +6,7 @@
     Epsync(binary, config)   runs the CLI and the daemon
     case_db(pg, dbname)      a source database with epsync_source.decisions
     insert_decision(...)     a realistic valid decision row
+    World(...)               all of these for one test, epsync migrated
 
 Every child process and temporary directory is registered and cleaned up by
 cleanup(), which runs at exit (and after each test module under runner.py):
@@ -782,3 +783,57 @@ def update_decision(conn, decision_id, **fields):
 
 def revoke_decision(conn, decision_id):
     update_decision(conn, decision_id, state="revoked")
+
+
+# --- a whole world for one test ---------------------------------------------------------
+
+
+class World:
+    """A fresh case database on the shared cluster, both simulators, a
+    config and an Epsync whose state schema is migrated.
+
+    faults: {"city": {...}, "province": {...}}, each simulator's faults;
+    seed: the simulators' random seed; overrides: deep-merged into the
+    config (see write_config).  self.state is a connection to the case
+    database, where epsync keeps its state."""
+
+    def __init__(self, faults=None, seed=None, **overrides):
+        self.tmp = make_tmpdir()
+        self.pg = shared_cluster()
+        self.db = fresh_dbname()
+        self.src = case_db(self.pg, self.db)
+        faults = faults or {}
+        self.city = Sim("city", self.tmp, faults=faults.get("city"), seed=seed)
+        self.prov = Sim("province", self.tmp, faults=faults.get("province"), seed=seed)
+        self.config = write_config(self.tmp, self.pg, [self.city, self.prov], dbname=self.db,
+                                   **overrides)
+        self.ep = Epsync(config=self.config)
+        r = self.ep.run(["migrate"])
+        assert r.returncode == 0, r.stderr
+        self.state = self.pg.connect(self.db)
+
+    def q(self, sql, *params):
+        """The rows of one statement on the state connection ([] if it has none)."""
+        with self.state.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def states(self, decision_id):
+        """{target: delivery state} of one decision."""
+        return dict(self.q("SELECT target, state FROM epsync.deliveries WHERE decision_id = %s",
+                           decision_id))
+
+    def wait_states(self, decision_id, want, timeout=30):
+        """Wait until the decision's deliveries are in the states of want
+        ({target: state}); the states."""
+        def ok():
+            s = self.states(decision_id)
+            return s if all(s.get(t) == v for t, v in want.items()) else None
+        return self.ep.wait_until(ok, timeout=timeout, what="%s to be %s (now %s)" % (
+            decision_id, want, self.states(decision_id)))
+
+    def drained(self):
+        """Whether no delivery is due any more."""
+        n = self.q("SELECT count(*) FROM epsync.deliveries "
+                   "WHERE state IN ('pending', 'retry', 'withdraw_pending')")[0][0]
+        return n == 0

@@ -20,6 +20,21 @@ import bench as b  # noqa: E402
 h = b.h
 
 
+def cpu_by_thread(pid):
+    """CPU seconds used so far by each thread of pid, by thread name."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / b.CLK_TCK
+    return out
+
+
 def cpu_by_program():
     """CPU seconds used so far by every postgres process (backends, WAL
     writer, autovacuum ...), by program name."""
@@ -84,6 +99,7 @@ def main():
         x0 = cur.fetchone()[0]
     p = b.start_daemon(a.epsync, cfg, os.path.join(tmp, "profile.log"))
     t0 = time.monotonic()
+    wall0 = time.time()
     c0 = b.cpu_seconds(p.pid)
     s0 = b.cpu_seconds(sink.proc.pid)
     pg0 = cpu_by_program()
@@ -108,11 +124,15 @@ def main():
     t1 = time.monotonic()
     print("published, once a second: " + " ".join(str(x) for x in timeline))
     c1 = b.cpu_seconds(p.pid)
+    threads = cpu_by_thread(p.pid)
     s1 = b.cpu_seconds(sink.proc.pid)
     pg1 = cpu_by_program()
     done = b.published(conn)
     b.stop_daemon(p)
     with conn.cursor() as cur:
+        cur.execute("SELECT target, count(*), extract(epoch FROM max(published_at)) FROM "
+                    "epsync.deliveries WHERE state = 'published' GROUP BY target ORDER BY target")
+        per_target = cur.fetchall()
         cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         x1 = cur.fetchone()[0]
         cur.execute("SELECT calls, round(total_exec_time)::int, round(mean_exec_time::numeric, 3), "
@@ -125,6 +145,10 @@ def main():
     print("\nCPU seconds during the drain: epsync %.2f, sink %.2f, %s" % (
         c1 - c0, s1 - s0, ", ".join("%s %.2f" % (k, pg1[k] - pg0.get(k, 0))
                                    for k in sorted(pg1) if pg1[k] - pg0.get(k, 0) >= 0.05)))
+    print("per target: " + ", ".join("%s %d published, the last %.1f s after the start" % (
+        t, n, float(last) - wall0) for t, n, last in per_target))
+    print("epsync threads (CPU seconds since start): " + ", ".join(
+        "%s %.2f" % kv for kv in sorted(threads.items())))
     print("\ntop statements by total execution time (calls, total ms, mean ms, rows, query):")
     for t in top:
         print("  %7d %8d %9s %8d  %s" % t)

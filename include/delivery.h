@@ -27,12 +27,20 @@ struct delivery {
     char *withdraw_type;          /* REVOKED | EXPIRED | OPERATOR (withdraw only) */
     char *withdraw_reason;
     struct json_object *fields;   /* masked field set (owned); also decided_on etc. */
+    char *fields_text;            /* the same as JSON text (owned), NULL when only parsed:
+                                     parsed while a request is built (delivery_fields), so
+                                     that waiting deliveries hold text, not objects */
     char *publicity_end;          /* "YYYY-MM-DD" or NULL */
     int attempt;                  /* 1-based number of this attempt of this operation */
     unsigned auth_gen;            /* adapter's token generation the request carried */
 };
 
 void delivery_free(struct delivery *d);   /* frees members and d itself */
+/* The parsed field set (from fields_text on first use; an empty object
+ * when the text is not JSON). */
+struct json_object *delivery_fields(struct delivery *d);
+/* Drop the parsed field set when the text can give it again. */
+void delivery_fields_release(struct delivery *d);
 
 enum outcome_kind {
     OUTCOME_OK,          /* published / updated / withdrawn: receipt set */

@@ -47,8 +47,26 @@ void delivery_free(struct delivery *d)
     free(d->withdraw_type);
     free(d->withdraw_reason);
     json_object_put(d->fields);
+    free(d->fields_text);
     free(d->publicity_end);
     free(d);
+}
+
+struct json_object *delivery_fields(struct delivery *d)
+{
+    if (!d->fields && d->fields_text)
+        d->fields = json_tokener_parse(d->fields_text);
+    if (!d->fields)
+        d->fields = json_object_new_object();
+    return d->fields;
+}
+
+void delivery_fields_release(struct delivery *d)
+{
+    if (!d->fields_text)
+        return;
+    json_object_put(d->fields);
+    d->fields = NULL;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

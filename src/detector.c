@@ -200,6 +200,7 @@ static void *run(void *arg)
     detector *d = arg;
     bool notified = false;
 
+    pthread_setname_np(pthread_self(), "epsync-detect");   /* top -H, ps -L */
     while (!atomic_load(&d->stop) && !(d->once && atomic_load(&d->done))) {
         int64_t wait = step(d, notified);
         notified = false;
@@ -293,12 +294,9 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
 
     for (size_t i = 0; i < n; i++) {
         struct handed *h = &got[i];
-        json_object *fields = NULL;
         /* Sent only with most of the lease left: the row must not be
          * claimable by another process while the request is out. */
-        if (h->lease_until - now > lease_ms / 2)
-            fields = json_tokener_parse(h->fields);
-        if (!fields) {
+        if (h->lease_until - now <= lease_ms / 2) {
             handed_clear(h);
             continue;
         }
@@ -308,9 +306,8 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
         dv->kind = h->kind >= 0 ? (enum kind)h->kind : KIND_OTHER;
         dv->op = OP_PUBLISH;
         dv->revision = h->revision;
-        dv->fields = fields;
+        dv->fields_text = h->fields;
         dv->attempt = 1;
-        free(h->fields);
         out[kept++] = dv;
     }
     free(got);

@@ -220,7 +220,7 @@ static enum result_kind result_of(enum outcome_kind k)
  * pauses. */
 #define FLUSH_MAX 512
 #define FLUSH_EVERY_MS 20
-#define RECORD_BACKLOG_MAX 4096
+#define RECORD_BACKLOG_MAX 3072
 
 static bool flush_due(const struct engine *en, int64_t now)
 {
@@ -289,7 +289,7 @@ static void prepare_delivery(struct engine *en, struct claim *c)
         return;
     if (!c->first_published[0] || date_parse(c->first_published, &first) < 0)
         first = date_cst(clock_wall_ms());
-    end = publicity_end(d->fields, d->kind, first, en->cfg);
+    end = publicity_end(delivery_fields(d), d->kind, first, en->cfg);
     if (end != DATE_NONE) {
         date_format(end, buf);
         d->publicity_end = xstrdup(buf);
@@ -307,11 +307,15 @@ static size_t submit(struct engine *en, struct trt *tr, struct claim *c, size_t 
     if (n > 128)
         n = used = 128;
     for (size_t i = 0; i < n; i++) {
+        delivery_fields(c[i].d);   /* parsed for the adapter, dropped again below */
         prepare_delivery(en, &c[i]);
         ds[i] = c[i].d;
     }
     memset(&req, 0, sizeof req);
-    if (adapter_build(tr->a, ds, n, &used, clock_wall_ms(), &req, &e) < 0) {
+    int built = adapter_build(tr->a, ds, n, &used, clock_wall_ms(), &req, &e);
+    for (size_t i = 0; i < n; i++)
+        delivery_fields_release(ds[i]);   /* the request holds what it needs */
+    if (built < 0) {
         http_req_clear(&req);
         if (n > 1)
             return submit(en, tr, c, 1);   /* find the one that cannot be built */

@@ -20,7 +20,7 @@
 #include "db.h"
 #include "log.h"
 
-#define RECORD_MAX 2048              /* results per transaction */
+#define RECORD_MAX 1024              /* results per transaction */
 #define RETRY_MIN_MS 500
 #define RETRY_MAX_MS 30000
 
@@ -105,6 +105,7 @@ static void *run(void *arg)
     int64_t backoff = 0;
     bool failing = false;
 
+    pthread_setname_np(pthread_self(), "epsync-record");   /* top -H, ps -L */
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         if (r->nq == 0) {
@@ -137,6 +138,11 @@ static void *run(void *arg)
         }
         pthread_mutex_lock(&r->mu);
         r->busy = 0;
+        if (rc == 0 && r->nq == 0 && r->capq > 2 * RECORD_MAX) {
+            free(r->q);   /* a backlog is over: give its room back */
+            r->q = NULL;
+            r->capq = 0;
+        }
         if (rc == 0) {
             r->recorded += n;
             pthread_cond_broadcast(&r->done);

@@ -29,7 +29,12 @@
 #include "sign.h"
 #include "validate.h"
 
-#define PAGE_ROWS 500
+/* Rows read whole per page, keys per page of a poll (the SQL below has
+ * them as text: LIMIT ROWS_TEXT(...)). */
+#define PAGE_ROWS 250
+#define KEY_ROWS 5000
+#define ROWS_TEXT_(n) #n
+#define ROWS_TEXT(n) ROWS_TEXT_(n)
 #define SCAN_PAGES_PER_CALL 2   /* then the loop sends what is due */
 #define DETECTOR_LOCK_KEY "7245310002"
 
@@ -105,7 +110,7 @@ static const char *SQL_PAGE_FMT =
     "       r.decision_id::text, (to_jsonb(r) - 'updated_at')::text "
     "FROM %s r "
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "500";
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(PAGE_ROWS);
 
 /* Polls read keys first and fetch whole rows only for what changed: the
  * overlap window is re-read on every poll, and after a bulk load it can
@@ -115,8 +120,7 @@ static const char *SQL_KEYS_FMT =
     "       r.decision_id::text "
     "FROM %s r "
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "5000";
-#define KEY_ROWS 5000
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(KEY_ROWS);
 
 /* The same, up to and including a known key: $3, $4. */
 static const char *SQL_KEYS_UPTO_FMT =
@@ -125,7 +129,7 @@ static const char *SQL_KEYS_UPTO_FMT =
     "FROM %s r "
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
     "  AND (r.updated_at, r.decision_id::text) <= ($3::timestamptz, $4::text) "
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " "5000";
+    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(KEY_ROWS);
 
 static const char *SQL_STALE =
     "SELECT u.id FROM unnest($1::text[], $2::timestamptz[]) AS u(id, upd) "

@@ -125,9 +125,7 @@ int state_claim(db *d, const char *owner, const char *target, int max, int64_t l
         dv->withdraw_type = dup_or_null(r, i, 7);
         dv->withdraw_reason = dup_or_null(r, i, 8);
         dv->attempt = atoi(PQgetvalue(r, i, 9)) + 1;
-        dv->fields = json_tokener_parse(PQgetvalue(r, i, 10));
-        if (!dv->fields)
-            dv->fields = json_object_new_object();
+        dv->fields_text = xstrdup(PQgetvalue(r, i, 10));   /* parsed when sent */
         snprintf(c[i].old_state, sizeof c[i].old_state, "%s", PQgetvalue(r, i, 2));
         snprintf(c[i].first_published, sizeof c[i].first_published, "%s", PQgetvalue(r, i, 11));
 

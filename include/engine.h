@@ -1,12 +1,13 @@
 /* engine.h - the daemon: one event loop over libcurl multi (SPEC §5).
  *
- * Each turn of the loop: handle signals (stop, reload), run change
- * detection when this process holds the detector lock and a poll is due,
- * claim due deliveries per target (within max_in_flight, rate and the
- * circuit breaker), let the target's adapter turn them into requests,
- * wait for answers, database wake-ups or timers, classify the answers and
- * record them — the state change committed before anything else acts on
- * it. */
+ * Each turn of the loop: handle signals (stop, reload), take the work the
+ * change detector handed over or claim due deliveries per target (within
+ * max_in_flight, rate and the circuit breaker), let the target's adapter
+ * turn them into requests, wait for answers, database wake-ups or timers,
+ * classify the answers and hand them to the recorder — the state change
+ * committed before anything else acts on it (the rows stay leased until
+ * then).  Change detection (detector.h) and recording (recorder.h) run in
+ * threads of their own. */
 #ifndef EPSYNC_ENGINE_H
 #define EPSYNC_ENGINE_H
 

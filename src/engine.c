@@ -1,12 +1,13 @@
 /* engine.c - see engine.h.
  *
- * All the daemon's state lives in struct engine, passed to every step;
- * the only process-wide state is the blocked signal set (read through a
+ * All the loop's state lives in struct engine, passed to every step; the
+ * only process-wide state is the blocked signal set (read through a
  * signalfd in the loop).  Nothing here blocks except short, batched
- * database statements: HTTP runs on the curl multi handle, and the loop
- * sleeps in curl_multi_poll() on curl's sockets, the signalfd and the
- * state connection (LISTEN epsync_wake) until one of them or a timer is
- * due. */
+ * claim statements: HTTP runs on the curl multi handle, detection and
+ * recording run in threads of their own (detector.c, recorder.c), and the
+ * loop sleeps in curl_multi_poll() on curl's sockets, the signalfd, the
+ * state connection (LISTEN epsync_wake) and the two threads' eventfds
+ * until one of them or a timer is due. */
 #include "engine.h"
 
 #include <errno.h>

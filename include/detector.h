@@ -36,6 +36,8 @@ int detector_open(detector **out, const struct config *cfg, const char *state_co
 int detector_start(detector *d, struct err *e);
 /* Take a new configuration: waits for the current page, swaps, goes on. */
 void detector_set_config(detector *d, const struct config *cfg);
+/* Ask the thread to stop after its current page, without waiting. */
+void detector_stop_soon(detector *d);
 /* Stop (within the current page) and free. */
 void detector_close(detector *d);
 

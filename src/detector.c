@@ -374,6 +374,12 @@ static void halt(detector *d)
     d->running = false;
 }
 
+void detector_stop_soon(detector *d)
+{
+    atomic_store(&d->stop, true);
+    say(d->wakefd);
+}
+
 void detector_set_config(detector *d, const struct config *cfg)
 {
     struct err e;

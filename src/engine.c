@@ -40,7 +40,8 @@
 #define CLAIM_AHEAD_DIV 4            /* claim ahead at most what goes out in lease/4 */
 #define HANDED_TURNS 4               /* handed-over batches before the queue gets a turn */
 #define REAUTH_MAX 5                 /* renewed tokens refused in a row before 401 is a failure */
-#define STOP_GRACE_MS 10000          /* SIGTERM: finish in-flight work within this */
+#define STOP_GRACE_MS 9000           /* SIGTERM: finish in-flight requests within this, */
+#define STOP_RECORD_MS 1000          /* then record their outcomes: exit within 10 s */
 #define STATUS_EVERY_MS 10000
 #define SUMMARY_EVERY_MS (10 * 60 * 1000)
 #define DB_RETRY_MAX_MS 30000
@@ -817,6 +818,8 @@ static void signals_read(struct engine *en)
         else if (!en->stopping) {
             en->stopping = true;
             en->stop_deadline = clock_mono_ms() + STOP_GRACE_MS;
+            if (en->det)
+                detector_stop_soon(en->det);   /* its page ends while requests finish */
             notify_stopping();
             log_notice("stopping", KVI("in_flight", http_in_flight(en->http)));
         }
@@ -1091,10 +1094,10 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
     detector_close(en.det);   /* stop detecting before the leases go */
     en.det = NULL;
     flush_results(&en);
-    /* What is left to record gets what is left of the grace period
-     * (at least a second); `once` waits longer. */
-    int64_t wait = once ? 30000 : en.stop_deadline - clock_mono_ms();
-    size_t unrecorded = recorder_close(en.rec, wait < 1000 ? 1000 : wait);
+    /* What is left to record gets what is left of the grace period and
+     * STOP_RECORD_MS more (at least half a second); `once` waits longer. */
+    int64_t wait = once ? 30000 : en.stop_deadline + STOP_RECORD_MS - clock_mono_ms();
+    size_t unrecorded = recorder_close(en.rec, wait < 500 ? 500 : wait);
     en.rec = NULL;
     if (unrecorded)
         log_error("outcomes not recorded; the platform's idempotency keys make the resend safe",

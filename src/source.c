@@ -520,7 +520,10 @@ static bool plan_target(const struct row *r, const struct target_cfg *t, const s
                         struct plan *p)
 {
     bool revoked = strcmp(r->state, "revoked") == 0;
-    bool routed = r->kind >= 0 && (t->kinds & (1u << r->kind));
+    /* An unknown kind is not one this target declines: it is invalid (the
+     * reason is in r->reasons), so a human sees it instead of it passing
+     * as "not to be published". */
+    bool routed = r->kind < 0 || (t->kinds & (1u << r->kind));
     const char *exclude = r->exclude ? r->exclude : routed ? NULL : "kind not routed to this target";
     size_t nreasons = json_object_array_length(r->reasons);
 

@@ -127,6 +127,12 @@ void config_free(struct config *cfg);
 #define CONFIG_SECRETS 1u
 int config_load_opts(struct config **out, const char *path, unsigned flags, struct err *e);
 
+/* config_load_opts() on text already in memory (the fuzzer's input): path
+ * names it in messages and its directory anchors relative paths; no file
+ * is opened for it, so there is no mode check. */
+int config_parse_text(struct config **out, const char *path, const char *text, size_t len,
+                      unsigned flags, struct err *e);
+
 /* The effective configuration as YAML, secrets shown as "***". */
 void config_print(const struct config *cfg, FILE *f);
 

@@ -28,6 +28,10 @@
 #define CITY_AUTH_RETRY_MIN_MS 1000
 #define CITY_AUTH_RETRY_MAX_MS (60 * 1000)
 #define CITY_DEFAULT_EXPIRES_S 3600
+/* A longer lifetime is taken as this one: the renewal is merely earlier,
+ * and the milliseconds stay far from int64 overflow (expires_in is the
+ * platform's number, anything up to 2^63-1). */
+#define CITY_MAX_EXPIRES_S (365LL * 24 * 3600)
 
 struct city {
     char *token;                /* access token, NULL when none */
@@ -145,6 +149,17 @@ static void auth_failed(adapter *a, int64_t now_ms)
                 KVI("retry_ms", c->auth_retry_ms));
 }
 
+/* The token is sent back in the Authorization header, which libcurl
+ * writes as given: a line break in it would add headers of the answer's
+ * choosing to every request.  RFC 6750 tokens are visible ASCII. */
+static bool header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7F)
+            return false;
+    return true;
+}
+
 static void city_auth_done(adapter *a, const struct http_resp *r, int64_t now_ms)
 {
     struct city *c = C(a);
@@ -191,6 +206,11 @@ static void city_auth_done(adapter *a, const struct http_resp *r, int64_t now_ms
                  "access_token");
         goto fail;
     }
+    if (!header_safe(tok)) {
+        set_reason(c, "token request: access_token with characters an HTTP header cannot "
+                 "carry");
+        goto fail;
+    }
     if (json_object_object_get_ex(j, "expires_in", &v)) {
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0) {
             set_reason(c, "token request: expires_in is not a "
@@ -198,6 +218,8 @@ static void city_auth_done(adapter *a, const struct http_resp *r, int64_t now_ms
             goto fail;
         }
         expires_s = json_object_get_int64(v);
+        if (expires_s > CITY_MAX_EXPIRES_S)
+            expires_s = CITY_MAX_EXPIRES_S;
     }
     drop_token(c);
     c->token = xstrdup(tok);

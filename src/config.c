@@ -619,7 +619,19 @@ static int open_config(const char *path, FILE **out, struct err *e)
     return 0;
 }
 
-static int load(struct config **out, const char *path, struct err *e);
+static int load(struct config **out, const char *path, const char *text, size_t len,
+                struct err *e);
+
+/* Whether secrets are read holds for the duration of one load. */
+static int load_flags(struct config **out, const char *path, const char *text, size_t len,
+                      unsigned flags, struct err *e)
+{
+    int rc;
+    config_value_load_secrets(flags & CONFIG_SECRETS);
+    rc = load(out, path, text, len, e);
+    config_value_load_secrets(true);
+    return rc;
+}
 
 int config_load(struct config **out, const char *path, struct err *e)
 {
@@ -628,14 +640,19 @@ int config_load(struct config **out, const char *path, struct err *e)
 
 int config_load_opts(struct config **out, const char *path, unsigned flags, struct err *e)
 {
-    int rc;
-    config_value_load_secrets(flags & CONFIG_SECRETS);
-    rc = load(out, path, e);
-    config_value_load_secrets(true);
-    return rc;
+    return load_flags(out, path, NULL, 0, flags, e);
 }
 
-static int load(struct config **out, const char *path, struct err *e)
+int config_parse_text(struct config **out, const char *path, const char *text, size_t len,
+                      unsigned flags, struct err *e)
+{
+    return load_flags(out, path, text ? text : "", text ? len : 0, flags, e);
+}
+
+/* From the file at path when text is NULL, else from text[0..len) (path
+ * then only names it in messages and anchors relative paths). */
+static int load(struct config **out, const char *path, const char *text, size_t len,
+                struct err *e)
 {
     struct config *cfg = xcalloc(1, sizeof *cfg);
     yaml_document_t doc, extra;
@@ -649,14 +666,17 @@ static int load(struct config **out, const char *path, struct err *e)
 
     cfg->path = xstrdup(path);
     c.dir = config_dir(path);
-    if ((rc = open_config(path, &f, e)) < 0)
+    if (!text && (rc = open_config(path, &f, e)) < 0)
         goto out;
     if (!yaml_parser_initialize(&parser)) {
         rc = err_set(e, -ENOMEM, "%s: cannot initialise the YAML parser", path);
         goto out;
     }
     have_parser = true;
-    yaml_parser_set_input_file(&parser, f);
+    if (f)
+        yaml_parser_set_input_file(&parser, f);
+    else
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = yaml_fail(&c, &parser);
         goto out;

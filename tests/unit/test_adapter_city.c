@@ -194,6 +194,38 @@ TEST(failed_token_request_waits_and_backs_off)
     adapter_free(a);
 }
 
+/* Found by tests/fuzz/fuzz_city: the token goes into a header line and
+ * its lifetime into millisecond arithmetic. */
+TEST(token_answer_cannot_inject_headers_or_overflow)
+{
+    struct target_cfg t = city_target();
+    struct http_req req;
+    struct err e;
+    adapter *a;
+    char msg[256];
+
+    CHECK_INT(adapter_new(&a, &t, NULL, &e), 0);
+    CHECK_INT(adapter_prepare(a, T0, &req, msg, sizeof msg), ADAPTER_AUTH);
+    http_req_clear(&req);
+    struct http_resp r = resp(200, "{\"access_token\":\"tok\\r\\nX-Evil: 1\",\"token_type\":"
+                              "\"Bearer\"}", "application/json");
+    adapter_auth_done(a, &r, T0);
+    CHECK_INT(adapter_prepare(a, T0 + 1, &req, msg, sizeof msg), ADAPTER_WAIT);
+    CHECK(strstr(msg, "access_token with characters an HTTP header cannot carry") != NULL);
+    CHECK_INT(adapter_prepare(a, T0 + 1000, &req, msg, sizeof msg), ADAPTER_AUTH);
+    http_req_clear(&req);
+    /* the largest lifetime JSON can state: capped at a year, renewed at 80 % */
+    r = resp(200, "{\"access_token\":\"tok-1\",\"expires_in\":9223372036854775807}",
+             "application/json");
+    adapter_auth_done(a, &r, T0 + 1000);
+    CHECK_INT(adapter_prepare(a, T0 + 1000 + 365LL * 86400 * 800 - 1, &req, msg, sizeof msg),
+              ADAPTER_READY);
+    CHECK_INT(adapter_prepare(a, T0 + 1000 + 365LL * 86400 * 800, &req, msg, sizeof msg),
+              ADAPTER_AUTH);
+    http_req_clear(&req);
+    adapter_free(a);
+}
+
 TEST(publish_request_carries_token_and_idempotency_key)
 {
     adapter *a = ready_adapter(7200);
@@ -460,6 +492,7 @@ int main(void)
     RUN(token_request_is_form_encoded_and_cached);
     RUN(refused_credentials_break_the_target_for_a_pause);
     RUN(failed_token_request_waits_and_backs_off);
+    RUN(token_answer_cannot_inject_headers_or_overflow);
     RUN(publish_request_carries_token_and_idempotency_key);
     RUN(update_and_withdraw_address_the_escaped_receipt);
     RUN(build_without_a_token_fails);

@@ -488,6 +488,44 @@ TEST(group_or_world_readable_config_is_refused)
     CHECK_STR(msg(&e), "@: No such file or directory");
 }
 
+/* The same text in memory (config_parse_text, what the fuzzer feeds)
+ * gives what the file gives: the same struct as printed, the same errors. */
+TEST(text_parses_like_the_file)
+{
+    static const char *const texts[] = {
+        DB CITY "poll: { interval: 2s }\ncalendar: cal.yaml\n",
+        DB CITY "    kinds: [penalty, fine]\n",
+        DB "targets: [a, b]\n",
+        "database: {source: \"dbname=x\"\n",
+        "",
+    };
+    put("city-secret", "x\n", 0600);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct config *fc = NULL, *tc = NULL;
+        struct err fe, te;
+        char *fp = NULL, *tp = NULL;
+        size_t fl = 0, tl = 0;
+        int frc = load(texts[i], &fc, &fe);
+        int trc = config_parse_text(&tc, cfgpath, texts[i], strlen(texts[i]), CONFIG_SECRETS,
+                                    &te);
+        CHECK_INT(trc, frc);
+        if (frc < 0 && trc < 0)
+            CHECK_STR(te.msg, fe.msg);
+        if (fc && tc) {
+            FILE *f = open_memstream(&fp, &fl), *t = open_memstream(&tp, &tl);
+            config_print(fc, f);
+            config_print(tc, t);
+            fclose(f);
+            fclose(t);
+            CHECK_STR(tp, fp);
+        }
+        free(fp);
+        free(tp);
+        config_free(fc);
+        config_free(tc);
+    }
+}
+
 /* The printed configuration is YAML, has every key, and no secret. */
 TEST(print_masks_every_secret)
 {
@@ -589,6 +627,7 @@ int main(void)
     RUN(each_error_names_file_line_column);
     RUN(inline_secret_value_is_not_echoed);
     RUN(group_or_world_readable_config_is_refused);
+    RUN(text_parses_like_the_file);
     RUN(print_masks_every_secret);
     RUN(durations_table);
     RUN(kind_names_round_trip);

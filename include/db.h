@@ -8,6 +8,7 @@
 #define EPSYNC_DB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 #include "buf.h"
@@ -53,6 +54,18 @@ struct json_object *db_index_rows(PGresult *r, int a, int b);
 /* Row number of key (ka, kb) (kb NULL when the index has one column), -1 when absent. */
 int db_index_find(struct json_object *idx, const char *ka, const char *kb);
 void db_index_free(struct json_object *idx);
+
+/* Pacing of tries against a database that is away (reconnects, work
+ * retried): 500 ms after the first failure, doubling to 30 s. */
+struct db_pace {
+    int64_t retry_at;     /* monotonic ms: not before this */
+    int64_t delay;        /* the last wait, 0 when the last try succeeded */
+};
+/* A try failed at now: sets retry_at and returns the wait; *first (may be
+ * NULL) is true when this failure starts a streak (say it then). */
+int64_t db_pace_failed(struct db_pace *p, int64_t now, bool *first);
+/* A try succeeded: true when it ends a streak of failures. */
+bool db_pace_ok(struct db_pace *p);
 
 /* The state schema's version, 0 when there is none. */
 int db_schema_version(db *d, int *version, struct err *e);

@@ -277,6 +277,27 @@ int db_index_find(struct json_object *idx, const char *ka, const char *kb)
     return found ? json_object_get_int(v) : -1;
 }
 
+#define DB_PACE_MIN_MS 500
+#define DB_PACE_MAX_MS 30000
+
+int64_t db_pace_failed(struct db_pace *p, int64_t now, bool *first)
+{
+    if (first)
+        *first = p->delay == 0;
+    p->delay = p->delay ? p->delay * 2 : DB_PACE_MIN_MS;
+    if (p->delay > DB_PACE_MAX_MS)
+        p->delay = DB_PACE_MAX_MS;
+    p->retry_at = now + p->delay;
+    return p->delay;
+}
+
+bool db_pace_ok(struct db_pace *p)
+{
+    bool was_failing = p->delay != 0;
+    p->delay = 0;
+    return was_failing;
+}
+
 void db_index_free(struct json_object *idx)
 {
     json_object_put(idx);

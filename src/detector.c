@@ -28,7 +28,6 @@
 
 #include <json-c/json.h>
 
-#define DB_RETRY_MAX_MS 30000
 #define HANDOFF_MAX 1000              /* deliveries waiting per target */
 #define HANDOFF_BYTES (1 << 20)       /* bytes of fields waiting per target */
 
@@ -68,8 +67,9 @@ struct detector {
     char *owner;
     int64_t lease_ms;
     /* the thread's own */
-    int64_t next_poll, next_reconcile, db_retry_at, db_backoff;
-    bool db_down_logged, source_down_logged;
+    int64_t next_poll, next_reconcile;
+    struct db_pace db_pace;      /* reconnects of the state connection */
+    bool source_down_logged;
 };
 
 static void say(int fd)
@@ -114,23 +114,18 @@ static bool state_usable(detector *d, int64_t now)
     struct err e;
     if (!db_broken(d->state))
         return true;
-    if (now < d->db_retry_at)
+    if (now < d->db_pace.retry_at)
         return false;
     if (db_ensure(d->state, &e) < 0) {
-        d->db_backoff = d->db_backoff ? d->db_backoff * 2 : 500;
-        if (d->db_backoff > DB_RETRY_MAX_MS)
-            d->db_backoff = DB_RETRY_MAX_MS;
-        d->db_retry_at = now + d->db_backoff;
-        if (!d->db_down_logged)
+        bool first;
+        db_pace_failed(&d->db_pace, now, &first);
+        if (first)
             log_error("change detection paused: state database unavailable, retrying",
                       KV("error", e.msg));
-        d->db_down_logged = true;
         return false;
     }
-    if (d->db_down_logged)
+    if (db_pace_ok(&d->db_pace))
         log_notice("change detection resumed");
-    d->db_down_logged = false;
-    d->db_backoff = 0;
     return true;
 }
 
@@ -145,7 +140,7 @@ static int64_t step(detector *d, bool notified)
     if (!state_usable(d, now)) {
         if (d->once)
             atomic_store(&d->done, true);
-        return d->db_retry_at - now;
+        return d->db_pace.retry_at - now;
     }
     if (now < d->next_poll && !notified)
         return d->next_poll - now;

@@ -44,7 +44,6 @@
 #define STOP_RECORD_MS 1000          /* then record their outcomes: exit within 10 s */
 #define STATUS_EVERY_MS 10000
 #define SUMMARY_EVERY_MS (10 * 60 * 1000)
-#define DB_RETRY_MAX_MS 30000
 
 /* Per-target runtime: adapter, breaker, rate bucket, resend queue. */
 struct trt {
@@ -107,9 +106,8 @@ struct engine {
     int64_t res_since;               /* when the oldest of them arrived (monotonic ms) */
     /* timers (monotonic ms) */
     int64_t next_status, next_summary, next_expire, next_watchdog;
-    int64_t db_retry_at, db_backoff;
+    struct db_pace db_pace;          /* reconnects of the loop's state connection */
     int64_t next_due;                /* earliest retry when every target went idle, 0: none */
-    bool db_down_logged;
     int64_t watchdog_ms;
     long detected, attempts;
     date_t today;                    /* CST day of published_today */
@@ -691,21 +689,17 @@ static bool db_healthy(struct engine *en, int64_t now)
     struct err e;
     if (!db_broken(en->state))
         return true;
-    if (now < en->db_retry_at)
+    if (now < en->db_pace.retry_at)
         return false;
     if (db_ensure(en->state, &e) < 0 || state_listen(en, &e) < 0) {
-        en->db_backoff = en->db_backoff ? en->db_backoff * 2 : 500;
-        if (en->db_backoff > DB_RETRY_MAX_MS)
-            en->db_backoff = DB_RETRY_MAX_MS;
-        en->db_retry_at = now + en->db_backoff;
-        if (!en->db_down_logged)
+        bool first;
+        db_pace_failed(&en->db_pace, now, &first);
+        if (first)
             log_error("state database unavailable, retrying", KV("error", e.msg));
-        en->db_down_logged = true;
         return false;
     }
     log_notice("state database reconnected");
-    en->db_down_logged = false;
-    en->db_backoff = 0;
+    db_pace_ok(&en->db_pace);
     for (size_t i = 0; i < en->ntr; i++)
         en->tr[i].idle = false;
     return true;
@@ -909,7 +903,7 @@ static int next_timeout(struct engine *en, int64_t now)
         t = t < f ? t : f;
     }
     if (db_broken(en->state))
-        t = en->db_retry_at - now;
+        t = en->db_pace.retry_at - now;
     else if (!busy && http_in_flight(en->http) == 0 && !recorder_pending(en->rec)) {
         /* Answers in flight, and outcomes being recorded, end the
          * idleness themselves: the look for the next retry (over the
@@ -1023,7 +1017,7 @@ static const char *state_conninfo(const struct config *cfg)
 static int startup(struct engine *en, struct err *e)
 {
     int rc;
-    int64_t backoff = 500;
+    struct db_pace pace = { 0, 0 };
 
     /* The daemon waits for its database; `once` reports it unavailable. */
     for (;;) {
@@ -1038,8 +1032,7 @@ static int startup(struct engine *en, struct err *e)
         signals_read(en);
         if (en->stopping)
             return 0;
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > DB_RETRY_MAX_MS ? DB_RETRY_MAX_MS : backoff * 2;
+        usleep((useconds_t)db_pace_failed(&pace, clock_mono_ms(), NULL) * 1000);
     }
     if ((rc = db_check_schema(en->state, e)) < 0)
         return EX_UNAVAILABLE_;

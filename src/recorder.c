@@ -17,12 +17,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 
 #define RECORD_MAX 1024              /* results per transaction */
-#define RETRY_MIN_MS 500
-#define RETRY_MAX_MS 30000
 
 struct recorder {
     db *state;
@@ -102,8 +101,7 @@ static int record(recorder *r, struct result *res, size_t n, struct err *e)
 static void *run(void *arg)
 {
     recorder *r = arg;
-    int64_t backoff = 0;
-    bool failing = false;
+    struct db_pace pace = { 0, 0 };
 
     pthread_setname_np(pthread_self(), "epsync-record");   /* top -H, ps -L */
     pthread_mutex_lock(&r->mu);
@@ -123,10 +121,8 @@ static void *run(void *arg)
         struct err e;
         int rc = record(r, batch, n, &e);
         if (rc == 0) {
-            if (failing)
+            if (db_pace_ok(&pace))
                 log_notice("outcomes recorded again");
-            failing = false;
-            backoff = 0;
             for (size_t i = 0; i < n; i++) {
                 recorder_log_result(&batch[i]);
                 result_clear(&batch[i]);
@@ -157,15 +153,13 @@ static void *run(void *arg)
         memcpy(r->q, batch, n * sizeof *batch);
         r->nq += n;
         free(batch);
-        if (!failing)
+        bool first;
+        int64_t wait = db_pace_failed(&pace, clock_mono_ms(), &first);
+        if (first)
             log_error("cannot record outcomes, will retry", KV("error", e.msg),
                       KVI("pending", r->nq));
-        failing = true;
-        backoff = backoff ? backoff * 2 : RETRY_MIN_MS;
-        if (backoff > RETRY_MAX_MS)
-            backoff = RETRY_MAX_MS;
         struct timespec ts;
-        deadline_in(&ts, backoff);
+        deadline_in(&ts, wait);
         while (!r->stop && pthread_cond_timedwait(&r->work, &r->mu, &ts) != ETIMEDOUT)
             ;
     }

@@ -77,8 +77,7 @@ struct source {
     char *relation;      /* quoted identifier(s) */
     bool listening;
     bool locked;
-    bool handing;                 /* handoff set */
-    struct source_handoff handoff;
+    struct source_handoff handoff;   /* take == NULL: nothing is handed over */
 };
 
 /* One source row, as far as detection needs it. */
@@ -114,22 +113,16 @@ static const char *SQL_PAGE_FMT =
 
 /* Polls read keys first and fetch whole rows only for what changed: the
  * overlap window is re-read on every poll, and after a bulk load it can
- * hold the whole backlog. */
+ * hold the whole backlog.  The second %s is "" or SQL_KEYS_UPTO (up to
+ * and including a known key: $3, $4). */
 static const char *SQL_KEYS_FMT =
     "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "       r.decision_id::text "
     "FROM %s r "
-    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
+    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) %s"
     "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(KEY_ROWS);
-
-/* The same, up to and including a known key: $3, $4. */
-static const char *SQL_KEYS_UPTO_FMT =
-    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "       r.decision_id::text "
-    "FROM %s r "
-    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
-    "  AND (r.updated_at, r.decision_id::text) <= ($3::timestamptz, $4::text) "
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(KEY_ROWS);
+static const char *SQL_KEYS_UPTO =
+    "AND (r.updated_at, r.decision_id::text) <= ($3::timestamptz, $4::text) ";
 
 static const char *SQL_STALE =
     "SELECT u.id FROM unnest($1::text[], $2::timestamptz[]) AS u(id, upd) "
@@ -380,7 +373,7 @@ void source_set_config(source *s, const struct config *cfg)
 
 void source_set_handoff(source *s, const struct source_handoff *h)
 {
-    s->handing = h != NULL;
+    memset(&s->handoff, 0, sizeof s->handoff);
     if (h)
         s->handoff = *h;
 }
@@ -618,7 +611,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
     char lease[24];
     int rc;
 
-    if (s->handing) {
+    if (s->handoff.take) {
         bool fresh = false, room = false;
         for (int i = 0; i < n; i++)
             fresh |= !chg[i]->known;
@@ -1119,8 +1112,8 @@ int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *
         goto out;
     if (!s->scan.reconcile) {
         struct buf upto = BUF_INIT;
-        buf_printf(&sql, SQL_KEYS_FMT, s->relation);
-        buf_printf(&upto, SQL_KEYS_UPTO_FMT, s->relation);
+        buf_printf(&sql, SQL_KEYS_FMT, s->relation, "");
+        buf_printf(&upto, SQL_KEYS_FMT, s->relation, SQL_KEYS_UPTO);
         for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
             rc = poll_keys_page(s, sql.data, upto.data, now_ms, st, e);
             if (rc <= 0) {

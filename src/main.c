@@ -2,9 +2,12 @@
  *
  *   epsync [-c FILE] COMMAND [ARGS]
  *
- * Commands are a table; each gets the loaded configuration.  Exit codes
- * follow sysexits: 0 ok, 1 failure, 64 usage, 69 database or schema
- * unavailable, 78 configuration error. */
+ * Commands are a table; each gets the loaded configuration.  Before the
+ * configuration is loaded, `COMMAND --help` prints the command's usage
+ * (so it works without a configuration file) and commands that take no
+ * arguments, or only options of their own (check-config), refuse what they
+ * do not know.  Exit codes follow sysexits: 0 ok, 1 failure, 64 usage,
+ * 69 database or schema unavailable, 78 configuration error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -233,7 +236,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: epsync [-c FILE] COMMAND [ARGS]\n\n"
                "  -c FILE     configuration (default $EPSYNC_CONFIG, else /etc/epsync/epsync.yaml)\n"
-               "  -h, --help  this help; epsync COMMAND --help: the command's\n"
+               "  -h, --help  this help (epsync COMMAND --help: the command's own)\n"
                "  --version   print the version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-13s %s\n  %-13s   %s\n", commands[i].name, commands[i].args, "",

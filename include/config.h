@@ -125,6 +125,9 @@ void config_free(struct config *cfg);
  * commands that never talk to a platform (migrate, report, show, ...),
  * which operators run outside the service's credentials directory. */
 #define CONFIG_SECRETS 1u
+/* Also load the holiday calendar `calendar` names, reporting a file that
+ * is missing or does not parse at the key's FILE:LINE:COL (check-config). */
+#define CONFIG_CALENDAR 2u
 int config_load_opts(struct config **out, const char *path, unsigned flags, struct err *e);
 
 /* config_load_opts() on text already in memory (the fuzzer's input): path

@@ -67,7 +67,7 @@ int http_wait(http *h, int timeout_ms, struct curl_waitfd *extra, unsigned nextr
 /* Collect one finished request: returns 1 and fills *ctx and *resp
  * (caller clears resp), 0 when none is finished. */
 int http_done(http *h, void **ctx, struct http_resp *resp);
-size_t http_in_flight(const http *h);
+size_t http_in_flight(const http *h);      /* 0 for NULL */
 /* Abort every transfer; each comes back from http_done with error "abandoned". */
 void http_abandon_all(http *h);
 

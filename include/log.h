@@ -41,6 +41,10 @@ void log_write(enum log_level level, const char *msg, const struct log_kv *kv);
 
 #define LOG_(lvl, msg, ...) \
     log_write((lvl), (msg), (const struct log_kv[]){ __VA_ARGS__ __VA_OPT__(,) { NULL, NULL, 0 } })
+/* Marks a line that needs a person (an error nothing clears by itself
+ * soon): operators find them with `grep action=needed` or `journalctl -p err`. */
+#define LOG_ACTION_NEEDED KV("action", "needed")
+
 #define log_error(msg, ...)   LOG_(LOG_ERR, msg, __VA_ARGS__)
 #define log_warning(msg, ...) LOG_(LOG_WARNING, msg, __VA_ARGS__)
 #define log_notice(msg, ...)  LOG_(LOG_NOTICE, msg, __VA_ARGS__)

@@ -25,6 +25,12 @@ void mask_id_number(const char *id, struct buf *out);
  *    penalty_content, license_content, remarks, case_name) with "***". */
 void mask_fields(struct json_object *fields);
 
+/* The age rule, in this one place: a person is under 18 on day D when D
+ * is before their 18th birthday, and an adult on the birthday itself.
+ * mask_adult_on() is that birthday: the same month and day 18 years on,
+ * 1 March for someone born on 29 February. */
+date_t mask_adult_on(date_t birth);
+
 /* Is the party a natural person under 18 on decided_on, by the birth date
  * in digits 7-14 of party_id_no?  (Reads the unmasked fields.) */
 bool mask_is_minor(struct json_object *fields, date_t decided_on);

@@ -7,7 +7,8 @@
  *
  *   READY=1                         startup finished (database reachable,
  *                                   schema current)
- *   STATUS=backlog=3 published_today=41 paused=none
+ *   STATUS=waiting for the state database (...)   before READY=1
+ *   STATUS=backlog=3 published_today=41 in_flight=0 paused=none
  *   WATCHDOG=1                      still alive, every WATCHDOG_USEC / 2
  *   RELOADING=1\nMONOTONIC_USEC=…   SIGHUP received, re-reading the config
  *   STOPPING=1                      shutdown begun
@@ -41,6 +42,9 @@ int notify_ready(void);                        /* "READY=1" */
 /* "STATUS=line"; line breaks in line become spaces, so a status can never
  * smuggle in another assignment. */
 int notify_status(const char *line);
+/* "STATUS=waiting for WHAT (WHY)" with the first line of why, cut to 160
+ * bytes: what start-up waits for, before READY=1. */
+int notify_waiting(const char *what, const char *why);
 int notify_watchdog(void);                     /* "WATCHDOG=1" */
 /* "RELOADING=1\nMONOTONIC_USEC=N".  N is monotonic_usec, the
  * CLOCK_MONOTONIC time of the reload request; <= 0 reads the clock now. */

@@ -18,6 +18,7 @@
 #include "mapping.h"
 
 #include "buf.h"
+#include "calendar.h"
 #include "config_int.h"
 #include "log.h"
 
@@ -34,6 +35,9 @@
 struct ctx {
     const char *path;       /* the config file, for messages */
     char *dir;              /* its directory, for relative paths */
+    const char *text;       /* the whole file */
+    size_t len;
+    unsigned flags;         /* CONFIG_* */
     yaml_document_t *doc;
     struct err *e;
 };
@@ -520,6 +524,20 @@ static void apply_defaults(struct ctx *c, const struct key *keys, char *base)
     }
 }
 
+/* The holiday calendar the file names loads: else the error is placed at
+ * the `calendar` key (at the top of the file when the default is used). */
+static int check_calendar(struct ctx *c, const struct config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *n = lookup(c, root, "calendar");
+    calendar *cal = NULL;
+    struct err ce;
+    if (calendar_load(&cal, cfg->calendar, &ce) == 0) {
+        calendar_free(cal);
+        return 0;
+    }
+    return at(c, n ? n : root, "calendar%s: %s", n ? "" : " (the default)", ce.msg);
+}
+
 static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
 {
     if (!cfg->database.state || !*cfg->database.state)
@@ -532,7 +550,7 @@ static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
         return at(c, lookup(c, r, "max") ? lookup(c, r, "max") : r ? r : root,
                   "delivery.retry.max: must not be shorter than delivery.retry.initial");
     }
-    return 0;
+    return (c->flags & CONFIG_CALENDAR) ? check_calendar(c, cfg, root) : 0;
 }
 
 /* ---- load and free ----------------------------------------------------- */
@@ -591,36 +609,55 @@ static char *config_dir(const char *path)
     return out;
 }
 
-static int yaml_fail(struct ctx *c, const yaml_parser_t *y)
+/* Whether line `line` (from 0) of the text is indented with a tab. */
+static bool tab_indented(const struct ctx *c, size_t line)
 {
-    return err_set(c->e, -EINVAL, "%s:%zu:%zu: %s%s%s", c->path, y->problem_mark.line + 1,
-                   y->problem_mark.column + 1, y->problem ? y->problem : "invalid YAML",
-                   y->context ? " " : "", y->context ? y->context : "");
+    const char *p = c->text, *end = c->text + c->len;
+    for (size_t l = 0; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    for (; p < end && (*p == ' ' || *p == '\t'); p++)
+        if (*p == '\t')
+            return true;
+    return false;
 }
 
-/* Open the file, refusing one that others may read: it names the
+static int yaml_fail(struct ctx *c, const yaml_parser_t *y)
+{
+    const yaml_mark_t *m = &y->problem_mark;
+    bool tab = tab_indented(c, m->line) || (m->line > 0 && tab_indented(c, m->line - 1));
+    return err_set(c->e, -EINVAL, "%s:%zu:%zu: %s%s%s%s", c->path, m->line + 1, m->column + 1,
+                   y->problem ? y->problem : "invalid YAML", y->context ? " " : "",
+                   y->context ? y->context : "",
+                   tab ? "; YAML does not allow tabs for indentation; use spaces" : "");
+}
+
+/* Read the file, refusing one that others may read: it names the
  * secrets' locations and the database. */
-static int open_config(const char *path, FILE **out, struct err *e)
+static int read_config(const char *path, struct buf *out, struct err *e)
 {
     struct stat st;
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
     FILE *f = fopen(path, "re");
     if (!f)
         return err_set(e, -errno, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return err_set(e, -EINVAL, "%s: not a regular file", path);
-    }
-    if (st.st_mode & 077) {
-        fclose(f);
-        return err_set(e, -EACCES, "%s: readable by group or other users (mode %04o); "
-                       "chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-    }
-    *out = f;
-    return 0;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode))
+        rc = err_set(e, -EINVAL, "%s: not a regular file", path);
+    else if (st.st_mode & 077)
+        rc = err_set(e, -EACCES, "%s: readable by group or other users (mode %04o); "
+                     "chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(out, chunk, n);
+    if (rc == 0 && ferror(f))
+        rc = err_set(e, -EIO, "%s: read error", path);
+    fclose(f);
+    return rc;
 }
 
 static int load(struct config **out, const char *path, const char *text, size_t len,
-                struct err *e);
+                unsigned flags, struct err *e);
 
 /* Whether secrets are read holds for the duration of one load. */
 static int load_flags(struct config **out, const char *path, const char *text, size_t len,
@@ -628,7 +665,7 @@ static int load_flags(struct config **out, const char *path, const char *text, s
 {
     int rc;
     config_value_load_secrets(flags & CONFIG_SECRETS);
-    rc = load(out, path, text, len, e);
+    rc = load(out, path, text, len, flags, e);
     config_value_load_secrets(true);
     return rc;
 }
@@ -652,31 +689,33 @@ int config_parse_text(struct config **out, const char *path, const char *text, s
 /* From the file at path when text is NULL, else from text[0..len) (path
  * then only names it in messages and anchors relative paths). */
 static int load(struct config **out, const char *path, const char *text, size_t len,
-                struct err *e)
+                unsigned flags, struct err *e)
 {
     struct config *cfg = xcalloc(1, sizeof *cfg);
     yaml_document_t doc, extra;
     yaml_parser_t parser;
     yaml_node_t *root;
     bool have_parser = false, have_doc = false;
-    FILE *f = NULL;
+    struct buf file = BUF_INIT;
     struct err local;
-    struct ctx c = { .path = path, .doc = &doc, .e = e ? e : &local };
+    struct ctx c = { .path = path, .text = text, .len = len, .flags = flags, .doc = &doc,
+                     .e = e ? e : &local };
     int rc;
 
     cfg->path = xstrdup(path);
     c.dir = config_dir(path);
-    if (!text && (rc = open_config(path, &f, e)) < 0)
-        goto out;
+    if (!text) {
+        if ((rc = read_config(path, &file, c.e)) < 0)
+            goto out;
+        c.text = buf_str(&file);
+        c.len = file.len;
+    }
     if (!yaml_parser_initialize(&parser)) {
         rc = err_set(e, -ENOMEM, "%s: cannot initialise the YAML parser", path);
         goto out;
     }
     have_parser = true;
-    if (f)
-        yaml_parser_set_input_file(&parser, f);
-    else
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)c.text, c.len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = yaml_fail(&c, &parser);
         goto out;
@@ -710,8 +749,9 @@ out:
         yaml_document_delete(&doc);
     if (have_parser)
         yaml_parser_delete(&parser);
-    if (f)
-        fclose(f);
+    if (file.data)
+        explicit_bzero(file.data, file.len);   /* a conninfo may hold a password */
+    buf_free(&file);
     free(c.dir);
     config_free(cfg);
     return rc;

@@ -11,6 +11,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,8 @@ static void breaker_failure(struct engine *en, struct trt *tr, const char *why)
     if (!tr->open) {
         tr->open = true;
         log_error("target paused after repeated failures", KV("target", tr->t->name),
-                  KVI("failures", tr->failures), KV("reason", why), KVI("probe_in_ms", wait));
+                  KVI("failures", tr->failures), KV("reason", why), KVI("probe_in_ms", wait),
+                  LOG_ACTION_NEEDED);
     }
 }
 
@@ -410,7 +412,7 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
     case ADAPTER_BROKEN:
         if (!tr->broken)
             log_error("target paused: credentials refused", KV("target", tr->t->name),
-                      KV("reason", msg));
+                      KV("reason", msg), LOG_ACTION_NEEDED);
         tr->broken = true;
         return false;
     }
@@ -622,7 +624,7 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
                 /* The gateway refuses our timestamps: the host clock is off.
                  * Said once per streak; each retry is an ordinary warning. */
                 log_error("platform says our clock is off, check NTP", KV("target", tr->t->name),
-                          KV("code", r->code), KV("reason", r->message));
+                          KV("code", r->code), KV("reason", r->message), LOG_ACTION_NEEDED);
                 tr->clock_warned = true;
             }
         } else {
@@ -832,7 +834,8 @@ static void do_reload(struct engine *en)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     notify_reloading((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
     if (config_load(&cfg, en->config_path, &e) < 0) {
-        log_error("reload refused, keeping the running configuration", KV("error", e.msg));
+        log_error("reload refused, keeping the running configuration", KV("error", e.msg),
+                  LOG_ACTION_NEEDED);
         notify_ready();
         return;
     }
@@ -850,7 +853,8 @@ static void do_reload(struct engine *en)
     }
     flush_results(en);
     if (targets_build(en, cfg, &tr, &n, &e) < 0) {
-        log_error("reload refused, keeping the running configuration", KV("error", e.msg));
+        log_error("reload refused, keeping the running configuration", KV("error", e.msg),
+                  LOG_ACTION_NEEDED);
         config_free(cfg);
         notify_ready();
         return;
@@ -1027,12 +1031,14 @@ static int startup(struct engine *en, struct err *e)
         if (en->once)
             return EX_UNAVAILABLE_;
         log_error("state database unavailable, retrying", KV("error", e->msg));
+        notify_waiting("the state database", e->msg);   /* READY=1 once connected */
         db_close(en->state);
         en->state = NULL;
+        struct pollfd sig = { .fd = en->sigfd, .events = POLLIN };   /* SIGTERM ends the wait */
+        poll(&sig, 1, (int)db_pace_failed(&pace, clock_mono_ms(), NULL));
         signals_read(en);
         if (en->stopping)
             return 0;
-        usleep((useconds_t)db_pace_failed(&pace, clock_mono_ms(), NULL) * 1000);
     }
     if ((rc = db_check_schema(en->state, e)) < 0)
         return EX_UNAVAILABLE_;
@@ -1068,9 +1074,11 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
     en.watchdog_ms = notify_watchdog_usec() / 1000;
 
     if ((rc = startup(&en, &e)) != 0) {
-        if (!en.stopping)
+        if (!en.stopping) {
             log_error(rc == EX_UNAVAILABLE_ ? "database or schema unavailable" : "cannot start",
-                      KV("error", e.msg));
+                      KV("error", e.msg), LOG_ACTION_NEEDED);
+            notify_status(e.msg);
+        }
         goto out;
     }
     if (en.stopping)

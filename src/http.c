@@ -177,7 +177,7 @@ void http_free(http *h)
 
 size_t http_in_flight(const http *h)
 {
-    return h->nactive;
+    return h ? h->nactive : 0;     /* none before http_new (a stop during start-up) */
 }
 
 /* ---- callbacks ------------------------------------------------------------- */

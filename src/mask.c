@@ -261,6 +261,19 @@ static date_t birth_of(const char *id)
     return date_parse(s, &d) == 0 ? d : DATE_NONE;
 }
 
+date_t mask_adult_on(date_t birth)
+{
+    int y, m, d;
+    if (birth == DATE_NONE)
+        return DATE_NONE;
+    date_to_ymd(birth, &y, &m, &d);
+    /* Born on 29 February: the 18th year never has one (y + 18 is not a
+     * leap year when y is), and the 18 years are complete on 1 March. */
+    if (m == 2 && d == 29)
+        return date_from_ymd(y + 18, 3, 1);
+    return date_from_ymd(y + 18, m, d);
+}
+
 bool mask_is_minor(struct json_object *fields, date_t decided_on)
 {
     const char *type = fields_text(fields, "party_type");
@@ -272,8 +285,5 @@ bool mask_is_minor(struct json_object *fields, date_t decided_on)
     date_t birth = birth_of(id);
     if (birth == DATE_NONE)
         return false;
-    /* Chinese law counts full years (周岁) from the day after the
-     * birthday (最高人民法院 on 周岁, 法释〔2006〕1号 art. 2): on the 18th
-     * birthday itself the party is still a minor. */
-    return decided_on <= date_add_months(birth, 18 * 12);
+    return decided_on < mask_adult_on(birth);
 }

@@ -134,6 +134,16 @@ int notify_status(const char *line)
     return rc;
 }
 
+int notify_waiting(const char *what, const char *why)
+{
+    char line[256];
+    size_t first = why ? strcspn(why, "\r\n") : 0;
+    int n = first > 160 ? 160 : (int)first;
+    snprintf(line, sizeof line, "waiting for %s (%.*s%s)", what, n, why ? why : "",
+             first > 160 ? " ..." : "");
+    return notify_status(line);
+}
+
 int notify_watchdog(void)
 {
     return notify_send("WATCHDOG=1");

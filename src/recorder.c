@@ -78,7 +78,7 @@ void recorder_log_result(const struct result *r)
     case RES_PERMANENT:
         log_error("delivery rejected", KV("decision", r->decision_id), KV("target", r->target),
                   KV("op", op_name(r->op)), KVI("http", r->http_status), KV("code", r->code),
-                  KV("reason", r->message));
+                  KV("reason", r->message), LOG_ACTION_NEEDED);
         break;
     case RES_CANCEL:
         log_info("cancelled before publication", KV("decision", r->decision_id),

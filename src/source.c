@@ -500,6 +500,12 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
     return 0;
 }
 
+/* The first validation reason: the rule and the field, never a value. */
+static const char *first_reason(const struct row *r)
+{
+    return json_object_get_string(json_object_array_get_idx(r->reasons, 0));
+}
+
 /* The wanted outcome for one (decision, target); false when nothing changes. */
 struct plan {
     const char *state;
@@ -725,8 +731,9 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
                 nev++;
             }
             if (!strcmp(p.state, "invalid"))
-                log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
-                            KVI("reasons", json_object_array_length(r->reasons)));
+                log_error("decision invalid", KV("decision", r->id), KV("target", tc->name),
+                          KV("reason", first_reason(r)),
+                          KVI("reasons", json_object_array_length(r->reasons)), LOG_ACTION_NEEDED);
             else if (!strcmp(p.state, "withdraw_pending"))
                 log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
                          KV("reason", p.reason));
@@ -882,7 +889,8 @@ static int flag_missing(source *s, const char *scan_start, struct source_stats *
         ev[i] = (struct audit_event){ .actor = "daemon", .decision_id = PQgetvalue(r, i, 0),
                                       .operation = "missing", .latency_ms = -1,
                                       .detail = "published decision no longer in the source" };
-        log_error("published decision missing from source", KV("decision", PQgetvalue(r, i, 0)));
+        log_error("published decision missing from source", KV("decision", PQgetvalue(r, i, 0)),
+                  LOG_ACTION_NEEDED);
     }
     rc = audit_append(s->state, ev, (size_t)n, e);
     free(ev);

@@ -2,8 +2,11 @@
  * SPEC §4, DOMAIN.md "Source fields" and "Check digits").
  *
  * Every problem is reported, not just the first: a clerk fixing the case
- * record should see the whole list at once.  Reasons name the field and
- * never quote a person's ID number (they reach the report). */
+ * record should see the whole list at once.  A reason names the field and
+ * the rule it breaks and never quotes a field's value: reasons reach the
+ * report and the log.  Of an ID number a reason tells nothing but its
+ * length; of a credit code (public registration data) the check character
+ * it should have. */
 #include "fields.h"
 #include "validate.h"
 
@@ -175,6 +178,7 @@ static unsigned type_bit(const char *e, size_t len)
 
 struct types_ctx {
     unsigned bits;
+    int entries;               /* seen so far, to name an entry by number */
     int unknown;
     struct json_object *reasons;
     int *n;
@@ -184,20 +188,21 @@ static void collect_type(const char *e, size_t len, void *p)
 {
     struct types_ctx *c = p;
     unsigned bit = type_bit(e, len);
+    c->entries++;
     c->bits |= bit;
     if (bit)
         return;
     c->unknown++;
     if (c->n)
-        reason(c->reasons, c->n, "penalty_types: \"%.*s\" is not a penalty category of the list "
+        reason(c->reasons, c->n, "penalty_types: entry %d is not a penalty category of the list "
                "(警告, 通报批评, 罚款, 没收违法所得, 没收非法财物, 暂扣许可证件, 降低资质等级, "
                "吊销许可证件, 限制开展生产经营活动, 责令停产停业, 责令关闭, 限制从业, 行政拘留, 其他)",
-               len > 60 ? 60 : (int)len, e);
+               c->entries);
 }
 
 unsigned validate_penalty_types(struct json_object *value, int *unknown)
 {
-    struct types_ctx c = { 0, 0, NULL, NULL };
+    struct types_ctx c = { 0, 0, 0, NULL, NULL };
     each_entry(value, collect_type, &c);
     if (unknown)
         *unknown = c.unknown;
@@ -315,7 +320,7 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
     int n = 0;
     unsigned party = 0;
     const char *ptype = fields_text(fields, "party_type");
-    char d1[11], d2[11];
+    char today_s[11];
 
     if (blank(ptype)) {
         reason(reasons, &n, "party_type: missing (required for every decision)");
@@ -324,8 +329,8 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
             if (!strcmp(ptype, party_types[i].name))
                 party = party_types[i].bit;
         if (!party)
-            reason(reasons, &n, "party_type: \"%.40s\" is not one of legal_person, other_org, "
-                   "individual_business, natural_person", ptype);
+            reason(reasons, &n, "party_type: not one of legal_person, other_org, "
+                   "individual_business, natural_person");
     }
 
     for (size_t i = 0; i < N(required); i++) {
@@ -341,7 +346,7 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
     if (kind == KIND_PENALTY) {
         struct json_object *types = NULL;
         json_object_object_get_ex(fields, "penalty_types", &types);
-        struct types_ctx c = { 0, 0, reasons, &n };
+        struct types_ctx c = { 0, 0, 0, reasons, &n };
         each_entry(types, collect_type, &c);
         if ((c.bits & PT_FINE) && !present(fields, "fine_amount"))
             reason(reasons, &n, "fine_amount: missing (required when penalty_types includes 罚款)");
@@ -362,9 +367,8 @@ int validate_decision(struct json_object *fields, enum kind kind, date_t decided
     if (decided_on == DATE_NONE) {
         reason(reasons, &n, "decided_on: missing");
     } else if (today != DATE_NONE && decided_on > today) {
-        date_format(decided_on, d1);
-        date_format(today, d2);
-        reason(reasons, &n, "decided_on: %s is in the future (today is %s)", d1, d2);
+        date_format(today, today_s);
+        reason(reasons, &n, "decided_on: in the future (today is %s)", today_s);
     }
 
     for (size_t i = 0; i < N(amount_fields); i++)

@@ -117,6 +117,29 @@ WORKDAYS = {datetime.date.fromisoformat(d) for d in (
     "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10")}
 
 
+def adult_on(birth):
+    """The 18th birthday, epsync's age rule (src/mask.c mask_adult_on): a
+    person is a minor on day D when D < adult_on(birth), an adult on the
+    birthday itself.  Born on 29 February: 1 March, since the 18th year
+    never has a 29 February."""
+    if (birth.month, birth.day) == (2, 29):
+        return datetime.date(birth.year + 18, 3, 1)
+    return birth.replace(year=birth.year + 18)
+
+
+def born_18_years_before(on):
+    """The birth dates whose 18th birthday is `on` (none for 29 February)."""
+    out = []
+    for y, m, d in ((on.year - 18, on.month, on.day), (on.year - 18, 2, 29)):
+        try:
+            b = datetime.date(y, m, d)
+        except ValueError:
+            continue
+        if adult_on(b) == on and b not in out:
+            out.append(b)
+    return out
+
+
 def is_working_day(d):
     if d in WORKDAYS:
         return True
@@ -431,8 +454,9 @@ class Gen:
                 self.count("passports")
             else:
                 name = self.person_name()
-                if category != "invalid_bad_idno" and self.r() < 0.002:
-                    b = on.replace(year=on.year - 18) if not (on.month == 2 and on.day == 29) else on
+                born = born_18_years_before(on)
+                if category != "invalid_bad_idno" and self.r() < 0.002 and born:
+                    b = born[-1]          # 29 February when on is its 1 March
                     self.count("adults_on_their_18th_birthday")
                 else:
                     b = self.birth(on, 20, 75)

@@ -130,6 +130,34 @@ def test_every_decision_appears_once():
     assert all(m[c] for c in m), "a category is empty: %s" % {c: len(v) for c, v in m.items()}
 
 
+_gen = None
+
+
+def gen():
+    """tools/gen_casedb.py as a module (for its age rule)."""
+    global _gen
+    if _gen is None:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("gen_casedb", GEN)
+        _gen = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_gen)
+    return _gen
+
+
+def test_the_generator_uses_epsyncs_age_rule():
+    """One rule (src/mask.c): an adult on the 18th birthday; born on
+    29 February, on 1 March.  The same boundaries as tests/unit/test_mask.c."""
+    d = datetime.date
+    g = gen()
+    for birth, adult in ((d(2008, 8, 8), d(2026, 8, 8)), (d(2008, 2, 29), d(2026, 3, 1)),
+                         (d(2008, 2, 28), d(2026, 2, 28)), (d(2008, 3, 1), d(2026, 3, 1)),
+                         (d(1996, 2, 29), d(2014, 3, 1))):
+        assert g.adult_on(birth) == adult, (birth, g.adult_on(birth))
+    assert g.born_18_years_before(d(2026, 8, 8)) == [d(2008, 8, 8)]
+    assert g.born_18_years_before(d(2026, 3, 1)) == [d(2008, 3, 1), d(2008, 2, 29)]
+    assert g.born_18_years_before(d(2028, 2, 29)) == []
+
+
 def _expected_category(r, today):
     """What epsync must make of a view row, from the row alone."""
     if r["state"] not in ("final", "revoked"):
@@ -147,11 +175,7 @@ def _expected_category(r, today):
         if not simcommon.idno_valid(idno):
             return "invalid_bad_idno"
         birth = datetime.date(int(idno[6:10]), int(idno[10:12]), int(idno[12:14]))
-        try:
-            adult = birth.replace(year=birth.year + 18)
-        except ValueError:
-            adult = datetime.date(birth.year + 18, 3, 1)
-        if r["decided_on"] < adult:
+        if r["decided_on"] < gen().adult_on(birth):
             return "minor"
     if r["kind"] == "penalty" and not (r["doc_no"] or "").strip():
         return "invalid_missing_doc_no"

@@ -152,6 +152,8 @@ REQUIRED = {
     "RestartSec": "5s",
     "RestartPreventExitStatus": "78",
     "TimeoutStopSec": "20s",
+    # start-up waits for the state database: READY=1 comes once it answers
+    "TimeoutStartSec": "infinity",
     "User": "epsync",
     "Group": "epsync",
     "Environment": "EPSYNC_CONFIG=/etc/epsync/epsync.yaml",

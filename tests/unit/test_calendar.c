@@ -59,6 +59,30 @@ TEST(domain_example_national_day_2026)
     calendar_free(c);
 }
 
+/* Across the year boundary with the shipped data: Wednesday 2025-12-31;
+ * 1-3 January 2026 are 元旦 holidays; Sunday 4 January is a make-up
+ * working day (2026's entry), then Monday 5 - Friday 9, and Monday 12. */
+TEST(deadline_across_the_year_boundary)
+{
+    calendar *c = shipped();
+    CHECK(calendar_is_workday(c, D("2025-12-31")));
+    CHECK(!calendar_is_workday(c, D("2026-01-01")));
+    CHECK(!calendar_is_workday(c, D("2026-01-03")));
+    CHECK(calendar_is_workday(c, D("2026-01-04")));      /* a Sunday */
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-31"), 1)), "2026-01-04");
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-31"), 2)), "2026-01-05");
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-31"), 6)), "2026-01-09");
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-31"), 7)), "2026-01-12");
+    /* From the last working Friday of 2025: 31 December is the first. */
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-26"), 3)), "2025-12-31");
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2025-12-26"), 4)), "2026-01-04");
+    /* A decision on the holiday itself counts from the next working day. */
+    CHECK_STR(fmt(calendar_add_workdays(c, D("2026-01-01"), 1)), "2026-01-04");
+    /* Without the make-up Sunday (a weekends-only calendar) it would be later. */
+    CHECK_STR(fmt(calendar_add_workdays(NULL, D("2025-12-31"), 7)), "2026-01-09");
+    calendar_free(c);
+}
+
 TEST(shipped_days_have_the_right_status)
 {
     calendar *c = shipped();
@@ -186,6 +210,7 @@ int main(void)
 {
     RUN(shipped_file_covers_2025_and_2026);
     RUN(domain_example_national_day_2026);
+    RUN(deadline_across_the_year_boundary);
     RUN(shipped_days_have_the_right_status);
     RUN(uncovered_year_counts_weekends_only);
     RUN(deadline_crosses_into_an_uncovered_year);

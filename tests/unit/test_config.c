@@ -300,7 +300,8 @@ TEST(example_configuration_loads)
     CHECK_STR(config_target(cfg, "city")->secret, "city-secret-value");
     CHECK_STR(config_target(cfg, "province")->secret, "province-secret-value");
     CHECK_STR(config_target(cfg, "province")->client_id, "130100-scjg");
-    CHECK_INT(config_target(cfg, "city")->kinds, (1u << KIND_COUNT) - 1 - (1u << KIND_LEVY));
+    /* The city accepts every kind; levies (行政征收) included. */
+    CHECK_INT(config_target(cfg, "city")->kinds, (1u << KIND_COUNT) - 1);
     CHECK(config_target(cfg, "city")->rate_per_s == 20);
     CHECK_INT(cfg->deadline_days[KIND_OTHER], 20);
     config_free(cfg);
@@ -488,6 +489,48 @@ TEST(group_or_world_readable_config_is_refused)
     CHECK_STR(msg(&e), "@: No such file or directory");
 }
 
+/* Tabs used for indentation get advice after libyaml's own message. */
+TEST(tab_indentation_gets_advice)
+{
+    struct config *cfg;
+    struct err e;
+    static const char *const advice = "; YAML does not allow tabs for indentation; use spaces";
+    CHECK(load("database:\n\tsource: x\n" CITY, &cfg, &e) < 0);
+    CHECK(!strncmp(msg(&e), "@:2:1: ", 7));
+    CHECK(strstr(e.msg, advice) != NULL);
+    CHECK(load(DB "poll:\n  interval: 5s\n\t overlap: 10m\n" CITY, &cfg, &e) < 0);
+    CHECK(!strncmp(msg(&e), "@:5:", 4));
+    CHECK(strstr(e.msg, advice) != NULL);
+    /* A syntax error without a tab gets no such advice. */
+    CHECK(load(DB "poll: {interval: 5s\n" CITY, &cfg, &e) < 0);
+    CHECK(strstr(e.msg, "tabs") == NULL);
+}
+
+/* With CONFIG_CALENDAR the calendar must load, its error placed at the key. */
+TEST(calendar_is_checked_on_request)
+{
+    struct config *cfg = NULL;
+    struct err e;
+    put("city-secret", "x\n", 0600);
+    put("cal.yaml", "2026:\n  holidays: [2026-01-01]\n", 0600);
+    put("bad-cal.yaml", "2026:\n  holidays: [2026-13-01]\n", 0600);
+    snprintf(cfgpath, sizeof cfgpath, "%s", put("epsync.yaml", DB "calendar: cal.yaml\n" CITY,
+                                                  0600));
+    CHECK_INT(config_load_opts(&cfg, cfgpath, CONFIG_CALENDAR, &e), 0);
+    config_free(cfg);
+    put("epsync.yaml", DB "calendar: nope.yaml\n" CITY, 0600);
+    cfg = NULL;
+    CHECK_INT(config_load_opts(&cfg, cfgpath, 0, &e), 0);      /* not asked: not read */
+    config_free(cfg);
+    cfg = NULL;
+    CHECK(config_load_opts(&cfg, cfgpath, CONFIG_CALENDAR, &e) < 0);
+    CHECK_STR(msg(&e), "@:3:11: calendar: DIR/nope.yaml: No such file or directory");
+    put("epsync.yaml", DB "calendar: bad-cal.yaml\n" CITY, 0600);
+    CHECK(config_load_opts(&cfg, cfgpath, CONFIG_CALENDAR, &e) < 0);
+    CHECK(!strncmp(msg(&e), "@:3:11: calendar: DIR/bad-cal.yaml:2:", 37));
+    CHECK(cfg == NULL);
+}
+
 /* The same text in memory (config_parse_text, what the fuzzer feeds)
  * gives what the file gives: the same struct as printed, the same errors. */
 TEST(text_parses_like_the_file)
@@ -627,6 +670,8 @@ int main(void)
     RUN(each_error_names_file_line_column);
     RUN(inline_secret_value_is_not_echoed);
     RUN(group_or_world_readable_config_is_refused);
+    RUN(tab_indentation_gets_advice);
+    RUN(calendar_is_checked_on_request);
     RUN(text_parses_like_the_file);
     RUN(print_masks_every_secret);
     RUN(durations_table);

@@ -208,22 +208,50 @@ static bool minor(const char *id, const char *decided)
     return r;
 }
 
+static const char *adult_on(const char *birth)
+{
+    static char s[11];
+    date_t b = DATE_NONE;
+    date_parse(birth, &b);
+    date_format(mask_adult_on(b), s);
+    return s;
+}
+
+TEST(the_18th_birthday)
+{
+    CHECK_STR(adult_on("2008-08-08"), "2026-08-08");
+    CHECK_STR(adult_on("2008-02-29"), "2026-03-01");
+    CHECK_STR(adult_on("2008-02-28"), "2026-02-28");
+    CHECK_STR(adult_on("2008-03-01"), "2026-03-01");
+    CHECK_STR(adult_on("1996-02-29"), "2014-03-01");
+    CHECK_STR(adult_on("2007-12-31"), "2025-12-31");
+    CHECK(mask_adult_on(DATE_NONE) == DATE_NONE);
+}
+
 TEST(minors_by_birth_date_in_the_id)
 {
     /* 130102200808081234 — born 2008-08-08; check char by hand:
      * 1×7+3×9+0×10+1×5+0×8+2×4+2×2+0×1+0×6+8×3+0×7+8×9+0×10+8×5+1×8+2×4+3×2
      * = 7+27+5+8+4+24+72+40+8+8+6 = 209; 209 mod 11 = 0 → '1'. */
     const char *id = "130102200808081231";
-    CHECK(minor(id, "2026-08-07"));       /* 17 */
-    CHECK(minor(id, "2026-08-08"));       /* the 18th birthday: 周岁 start the next day */
-    CHECK(!minor(id, "2026-08-09"));      /* 18 */
+    CHECK(minor(id, "2026-08-07"));       /* the day before the 18th birthday: 17 */
+    CHECK(!minor(id, "2026-08-08"));      /* on the 18th birthday: an adult */
+    CHECK(!minor(id, "2026-08-09"));      /* the day after */
     CHECK(minor(id, "2010-01-01"));
     CHECK(!minor("13010219900101123X", "2026-01-01"));
     /* A wrong check character does not hide a minor. */
     CHECK(minor("130102200808081239", "2026-01-01"));
-    /* Born on 29 February: the 18th birthday falls on 28 February. */
+    /* Born on 29 February 2008: 2026 has no 29 February, and the 18 years
+     * are complete on 1 March. */
+    CHECK(minor("130102200802291234", "2026-02-27"));
     CHECK(minor("130102200802291234", "2026-02-28"));
     CHECK(!minor("130102200802291234", "2026-03-01"));
+    CHECK(!minor("130102200802291234", "2026-03-02"));
+    /* Born on 28 February or 1 March of a leap year: their own day. */
+    CHECK(minor("130102200802281234", "2026-02-27"));
+    CHECK(!minor("130102200802281234", "2026-02-28"));
+    CHECK(minor("130102200803011234", "2026-02-28"));
+    CHECK(!minor("130102200803011234", "2026-03-01"));
     /* Not a resident ID, or not a date. */
     CHECK(!minor("E12345678", "2026-01-01"));
     CHECK(!minor("130102201313011234", "2026-01-01"));
@@ -256,6 +284,7 @@ int main(void)
     RUN(short_or_placeholder_values_are_not_searched);
     RUN(non_bmp_text_survives_scrubbing);
     RUN(non_string_values_are_left_alone);
+    RUN(the_18th_birthday);
     RUN(minors_by_birth_date_in_the_id);
     RUN(minor_only_for_natural_persons_with_a_resident_id);
     return tap_done();

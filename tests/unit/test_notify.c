@@ -165,6 +165,32 @@ TEST(status_line_breaks_cannot_inject_assignments)
     unlink(sockpath);
 }
 
+TEST(waiting_status_says_what_and_the_first_line_of_why)
+{
+    char msg[512], longwhy[400];
+    int fd = manager_bind(sockpath);
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    notify_close();
+    setenv("NOTIFY_SOCKET", sockpath, 1);
+    CHECK_INT(notify_waiting("the state database",
+                             "connection refused\n\tIs the server running?"), 0);
+    manager_recv(fd, msg, sizeof msg);
+    CHECK_STR(msg, "STATUS=waiting for the state database (connection refused)");
+    memset(longwhy, 'x', sizeof longwhy - 1);
+    longwhy[sizeof longwhy - 1] = '\0';
+    CHECK_INT(notify_waiting("the state database", longwhy), 0);
+    manager_recv(fd, msg, sizeof msg);
+    CHECK(strlen(msg) == strlen("STATUS=waiting for the state database ( ...)") + 160);
+    CHECK(strstr(msg, "x ...)") != NULL);
+    CHECK(manager_empty(fd));
+    notify_close();
+    close(fd);
+    unlink(sockpath);
+}
+
 TEST(reloading_without_timestamp_reads_the_monotonic_clock)
 {
     char msg[256];
@@ -288,6 +314,7 @@ int main(void)
     RUN(path_socket_receives_exact_messages);
     RUN(abstract_socket_receives_exact_messages);
     RUN(status_line_breaks_cannot_inject_assignments);
+    RUN(waiting_status_says_what_and_the_first_line_of_why);
     RUN(reloading_without_timestamp_reads_the_monotonic_clock);
     RUN(bad_addresses_are_refused);
     RUN(nobody_listening_is_an_error_not_a_crash);

@@ -2,7 +2,7 @@
 
     python3 bench/growth.py --epsync build-bench/epsync --sink build-bench/bench/sink [-n 100000]
 
-(bench/run --only growth runs it with the right binaries.)
+(bench/run --growth builds them and runs it.)
 
 1. A throw-away PostgreSQL (fsync on) gets the case database of
    tests/fixtures/casedb.sql filled with N realistic decisions by

@@ -7,6 +7,7 @@
   and every command of src/main.c's table; README names every command.
 * `epsync --help` (when a binary is given in $EPSYNC_BIN) lists no command
   the manual page lacks.
+* debian/changelog, NEWS.md and meson.build name the same version.
 
 Run: python3 tests/lib/runner.py tests/integration/test_docs.py
 """
@@ -126,3 +127,13 @@ def test_help_agrees_with_the_man_page():
     assert all("*%s*" % c in man for c in listed)
     for opt in ("-c", "--help", "--version"):
         assert opt in out and "*%s*" % opt in man, opt
+
+
+def test_package_version_is_the_build_version():
+    """debian/changelog's newest entry, NEWS.md's newest release and
+    meson.build's project version are one version."""
+    meson = re.search(r"version\s*:\s*'([^']+)'", read("meson.build")).group(1)
+    deb = re.match(r"epsync \(([^)]+)\)", read("debian/changelog")).group(1)
+    news = re.search(r"(?m)^## (\S+)", read("NEWS.md")).group(1)
+    assert deb.split("-")[0] == meson, "debian/changelog %s, meson.build %s" % (deb, meson)
+    assert news == meson, "NEWS.md's newest release %s, meson.build %s" % (news, meson)

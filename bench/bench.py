@@ -139,7 +139,7 @@ def template_db(pg, n):
         fill(conn, lo, min(n, lo + step - 1))
     with conn.cursor() as cur:
         if SOURCE_INDEX:
-            # the order change detection reads in (SPEC 4: keyed by (updated_at, decision_id))
+            # the order change detection reads in (keyed by (updated_at, decision_id))
             cur.execute("CREATE INDEX decisions_upd ON epsync_source.decisions "
                         "(updated_at, decision_id)")
         cur.execute("VACUUM ANALYZE epsync_source.decisions")

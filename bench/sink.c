@@ -4,7 +4,7 @@
  *     sink [--port N] [--log FILE]
  *
  * One thread, epoll, HTTP/1.1 keep-alive.  It answers both platforms'
- * protocols (PROTOCOLS.md) without checking anything, so that the daemon,
+ * protocols (docs/protocols.md) without checking anything, so that the daemon,
  * not the platform, is what a benchmark measures:
  *
  *   POST /oauth/token                   -> a Bearer token

@@ -1,7 +1,7 @@
 /* adapter.h - where a decision becomes an HTTP request.
  *
  * One adapter per configured target, speaking that target's protocol
- * (PROTOCOLS.md): it builds the request for a batch of deliveries (payload
+ * (docs/protocols.md): it builds the request for a batch of deliveries (payload
  * mapping, signing, headers) and classifies the answer into one outcome
  * per delivery.  Authentication that needs its own request (the city's
  * OAuth token) is driven through adapter_prepare()/adapter_auth_done().

@@ -1,4 +1,4 @@
-/* audit.h - the append-only, hash-chained audit log (SPEC §6).
+/* audit.h - the append-only, hash-chained audit log.
  *
  * Each event stores hash = SHA-256(prev_hash || canonical(event)).  The
  * chain head lives in epsync.audit_head and is row-locked by every append,

@@ -1,4 +1,4 @@
-/* config.h - the typed configuration of SPEC §3.
+/* config.h - the typed configuration (epsync.yaml(5)).
  *
  * config_load() parses one YAML file with libyaml into a struct config,
  * applies defaults, validates, and reads the secrets named by *_file /
@@ -16,7 +16,7 @@
 
 #include "err.h"
 
-/* Decision kinds of SPEC §4, as bits so a target's `kinds` is a mask. */
+/* Decision kinds (docs/rules.md), as bits so a target's `kinds` is a mask. */
 enum kind {
     KIND_PENALTY, KIND_LICENSE, KIND_INSPECTION, KIND_COERCION, KIND_LEVY, KIND_OTHER,
     KIND_COUNT
@@ -26,7 +26,7 @@ const char *kind_name(enum kind k);
 
 enum protocol { PROTO_CITY, PROTO_PROVINCE };
 
-/* One entry of a target's field mapping (DOMAIN.md "Payloads"):
+/* One entry of a target's field mapping (docs/rules.md):
  * the payload key `field` (dotted for nesting: "party.name") takes its
  * value from a source column, optionally through a named transform, or
  * is a fixed value. */

@@ -1,4 +1,4 @@
-/* detector.h - change detection in a thread of its own (SPEC §4).
+/* detector.h - change detection in a thread of its own.
  *
  * The detector polls the source relation (source.c) on its own two
  * connections: the source database, and a state connection that holds

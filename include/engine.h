@@ -1,4 +1,4 @@
-/* engine.h - the daemon: one event loop over libcurl multi (SPEC §5).
+/* engine.h - the daemon: one event loop over libcurl multi.
  *
  * Each turn of the loop: handle signals (stop, reload), take the work the
  * change detector handed over or claim due deliveries per target (within

@@ -1,6 +1,6 @@
 /* mapping.h - a decision's masked fields become a platform payload (pure).
  *
- * DOMAIN.md "Payloads" is three static default tables: the city payload,
+ * The default payloads (docs/rules.md) are three static tables: the city payload,
  * the province penalty record (CF_*, also used for every kind other than
  * licences) and the province licence record (XK_*).  A target's `fields:`
  * overrides are merged over them: an entry with the same payload key is

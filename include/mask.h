@@ -1,4 +1,4 @@
-/* mask.h - privacy masking of a decision's fields (pure, DOMAIN.md).
+/* mask.h - privacy masking of a decision's fields (pure, docs/rules.md).
  *
  * Applied to the field set read from the source before it is stored or
  * mapped: everything that leaves the process has passed through here. */

@@ -1,4 +1,4 @@
-/* migrate.h - create or upgrade the state schema (SPEC §2 `epsync migrate`).
+/* migrate.h - create or upgrade the state schema (`epsync migrate`).
  *
  * Migrations are the numbered files in sql/, embedded at build
  * time.  They are applied in one transaction under an advisory lock, so

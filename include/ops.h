@@ -1,4 +1,4 @@
-/* ops.h - the operator commands of SPEC §2: show, retry, withdraw.
+/* ops.h - the operator commands show, retry, withdraw.
  *
  * Each is one short transaction against the state database.  retry and
  * withdraw write one audit event per delivery they change, in the same

@@ -1,4 +1,4 @@
-/* publicity.h - the publicity period of DOMAIN.md (pure). */
+/* publicity.h - the publicity period of docs/rules.md (pure). */
 #ifndef EPSYNC_PUBLICITY_H
 #define EPSYNC_PUBLICITY_H
 

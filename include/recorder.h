@@ -1,4 +1,4 @@
-/* recorder.h - outcomes recorded by a thread of its own (SPEC §5).
+/* recorder.h - outcomes recorded by a thread of its own.
  *
  * The loop hands each batch of results over and goes on sending; the
  * recorder writes them (state_record(): the rows' next state and the

@@ -1,4 +1,4 @@
-/* report.h - the sync-status report of SPEC §7.
+/* report.h - the sync-status report (docs/report.md).
  *
  * report.c reads the state database once (decisions joined with their
  * deliveries, streamed through a cursor), puts every (decision, target)
@@ -24,7 +24,7 @@
 #include "date.h"
 #include "err.h"
 
-/* The summary keys of SPEC §7, in the order every format prints them. */
+/* The summary keys, in the order every format prints them. */
 enum report_cat {
     RCAT_ON_TIME,           /* published_on_time */
     RCAT_LATE,              /* published_late */

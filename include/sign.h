@@ -8,7 +8,7 @@
 void sign_sha256_hex(const void *data, size_t len, char out[65]);
 /* Lowercase hex HMAC-SHA256(key, msg) into out (65 bytes). */
 void sign_hmac_sha256_hex(const char *key, const void *msg, size_t len, char out[65]);
-/* X-Signature of PROTOCOLS.md: HMAC-SHA256(secret,
+/* The province's X-Signature (docs/protocols.md): HMAC-SHA256(secret,
  * METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA-256(body))). */
 void sign_province(const char *secret, const char *method, const char *path,
                    const char *timestamp, const char *nonce, const void *body,

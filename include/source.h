@@ -1,4 +1,4 @@
-/* source.h - change detection over the source relation (SPEC §4).
+/* source.h - change detection over the source relation.
  *
  * Reads the relation in pages keyed by (updated_at, decision_id), from
  * the watermark minus the overlap window (or from the start on a

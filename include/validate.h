@@ -1,4 +1,4 @@
-/* validate.h - local validation before anything is sent (pure, SPEC §4). */
+/* validate.h - local validation before anything is sent (pure, docs/rules.md). */
 #ifndef EPSYNC_VALIDATE_H
 #define EPSYNC_VALIDATE_H
 
@@ -15,7 +15,7 @@ struct json_object;
 int validate_decision(struct json_object *fields, enum kind kind, date_t decided_on,
                       date_t today, struct json_object *reasons);
 
-/* The penalty categories of DOMAIN.md ("penalty_types"), as bits. */
+/* The penalty categories (penalty_types, docs/rules.md), as bits. */
 enum penalty_type {
     PT_WARNING = 1u << 0,                /* 警告 */
     PT_CRITICISM = 1u << 1,              /* 通报批评 */

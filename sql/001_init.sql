@@ -13,7 +13,7 @@ CREATE TABLE epsync.schema_version (
 );
 
 -- What the source said about a decision, as of the last detection.
--- `fields` is the masked field set (DOMAIN.md): natural persons' ID numbers
+-- `fields` is the masked field set (docs/rules.md): natural persons' ID numbers
 -- masked, addresses and phones dropped, free text scrubbed.  The raw row
 -- never leaves the source database.
 CREATE TABLE epsync.decisions (

@@ -1,4 +1,4 @@
--- epsync_source.decisions: the one relation epsync reads (SPEC.md §4).
+-- epsync_source.decisions: the one relation epsync reads (docs/rules.md).
 --
 -- For the DBA of the case database.  epsync never touches the case
 -- system's tables; it reads this view, with the columns below and nothing
@@ -16,7 +16,7 @@
 --  decided_on    date
 --  confidential  boolean      true: never published, listed as excluded
 --
--- and the decision's fields (DOMAIN.md "Source fields").  party_address,
+-- and the decision's fields (docs/rules.md, "The source relation").  party_address,
 -- party_phone and the ID number are read so that epsync can scrub them out
 -- of free text; epsync never sends them and never logs them.  Columns that
 -- must NOT reach epsync at all (bank accounts, officers' names, internal
@@ -40,7 +40,7 @@ SELECT
     d.decision_no                                   AS decision_id,
     GREATEST(d.updated_at, c.updated_at, p.updated_at, a.updated_at) AS updated_at,
     -- 审批状态 → state.  Only 已生效 is in force; 已撤销 covers revoked,
-    -- confirmed unlawful and to-be-remade (DOMAIN.md "Revocation").
+    -- confirmed unlawful and to-be-remade: all are taken down.
     CASE d.approval_status
         WHEN '已生效' THEN 'final'
         WHEN '已撤销' THEN 'revoked'
@@ -116,7 +116,7 @@ JOIN cms.org_unit a  ON a.id = d.authority_id
 WHERE NOT d.is_deleted;
 
 COMMENT ON VIEW epsync_source.decisions IS
-    'Read by epsync (enforcement publicity sync). Columns per epsync SPEC.md section 4; see sql/source-view.example.sql.';
+    'Read by epsync (enforcement publicity sync). Columns as epsync docs/rules.md describes them; see sql/source-view.example.sql.';
 
 -- Access for epsync: a login role that can read this view and nothing else
 -- of the case system.  The view runs with its owner's rights (not

@@ -1,4 +1,4 @@
-/* adapter_city.c - the city platform, API v1 (PROTOCOLS.md "city").
+/* adapter_city.c - the city platform, API v1 (docs/protocols.md).
  *
  * OAuth client credentials: the token is fetched through
  * adapter_prepare()/adapter_auth_done(), cached and renewed at 80 % of its

@@ -1,4 +1,4 @@
-/* adapter_province.c - the province gateway, v2 (PROTOCOLS.md "province").
+/* adapter_province.c - the province gateway, v2 (docs/protocols.md).
  *
  * Every request is signed afresh when it is built (timestamp, new nonce,
  * HMAC over method, path, timestamp, nonce and the body's hash), so a

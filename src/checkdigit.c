@@ -1,6 +1,6 @@
 /* checkdigit.c - check characters of Chinese identifiers (see checkdigit.h).
  *
- * The tables are the standards' own (DOMAIN.md "Check digits"); a code is
+ * The tables are the standards' own (docs/rules.md, "Validation"); a code is
  * judged on its exact characters: the USCC alphabet is upper case only,
  * as GB 32100 prints it.  A resident ID's check character 'X' is also
  * accepted in lower case, because clerks type it that way and the number

@@ -1,4 +1,4 @@
-/* config.c - the YAML configuration of SPEC §3: key tables, load, free.
+/* config.c - the YAML configuration (epsync.yaml(5)): key tables, load, free.
  *
  * One static table per YAML mapping lists its keys (name, type, offset,
  * default, bounds, flags), in the manner of Redis config.c and PgBouncer's
@@ -143,7 +143,7 @@ static const struct key tls_keys[] = {
     { "client_key", T_PATH, TO(tls.client_key), "", 0, 0, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
-/* city and province name their credentials differently (PROTOCOLS.md);
+/* city and province name their credentials differently (docs/protocols.md);
  * both land in client_id / secret. */
 const struct key config_target_keys[] = {
     { "protocol", T_ENUM, TO(protocol), NULL, 0, 0, F_REQUIRED, config_proto_names },

@@ -289,7 +289,7 @@ static int parse_rate(const char *dir, const struct key *k, const char *s, char 
 }
 
 /* Scheme and host checked, trailing slashes dropped so that paths of
- * PROTOCOLS.md can be appended.  Whether http:// is allowed depends on
+ * docs/protocols.md can be appended.  Whether http:// is allowed depends on
  * another key and is checked once the whole target is read. */
 static int parse_url(const char *dir, const struct key *k, const char *s, char *base, char *why)
 {

@@ -1,4 +1,4 @@
-/* main.c - the epsync command line (SPEC §2).
+/* main.c - the epsync command line (epsync(8)).
  *
  *   epsync [-c FILE] COMMAND [ARGS]
  *

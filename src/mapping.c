@@ -1,6 +1,6 @@
 /* mapping.c - see mapping.h.
  *
- * The default tables transcribe DOMAIN.md "Payloads"; the transforms are
+ * The default tables are those of docs/rules.md; the transforms are
  * pure text functions so amounts stay exact (no binary floating point
  * between the database's numeric and the JSON text sent). */
 #include "mapping.h"
@@ -75,7 +75,7 @@ static const struct def_entry province_penalty_defaults[] = {
     { "BZ",           "remarks",                 NULL },
 };
 
-/* XK_XKWS (licence document name) has no column of its own in DOMAIN.md:
+/* XK_XKWS (licence document name) has no column of its own in the source:
  * a view may provide license_doc_name, else the case name stands in. */
 static const struct def_entry province_license_defaults[] = {
     { "XK_WSH",       "doc_no",                  NULL },
@@ -242,7 +242,7 @@ static int take_digits(const char **s, int n, int *v)
 }
 
 /* "YYYY-MM-DD" from a date, or from a timestamp: a timestamp with a UTC
- * offset is turned into its China Standard Time date (DOMAIN.md counts
+ * offset is turned into its China Standard Time date (epsync counts
  * every date in CST); one without an offset keeps its date part. */
 static int tf_date(const char *in, struct json_object **out, struct err *e)
 {

@@ -1,5 +1,5 @@
-/* mask.c - privacy masking of a decision's fields (see mask.h, DOMAIN.md
- * "What is never published, and what is masked").
+/* mask.c - privacy masking of a decision's fields (see mask.h, docs/rules.md
+ * "Masking").
  *
  * Three passes over the field set, in this order because the later ones
  * need values the earlier ones remove:

@@ -1,5 +1,5 @@
-/* publicity.c - the publicity period (see publicity.h, DOMAIN.md
- * "Publicity period", after SAMR's 市场监督管理行政处罚信息公示规定 art. 14).
+/* publicity.c - the publicity period (see publicity.h, docs/rules.md
+ * "The publicity period", after SAMR's 市场监督管理行政处罚信息公示规定 art. 14).
  *
  * Periods run from the day of first publication.  As the Civil Code
  * counts periods in months (arts. 201-202: the first day is not counted;

@@ -1,5 +1,5 @@
 /* validate.c - local validation before anything is sent (see validate.h,
- * SPEC §4, DOMAIN.md "Source fields" and "Check digits").
+ * docs/rules.md "Validation").
  *
  * Every problem is reported, not just the first: a clerk fixing the case
  * record should see the whole list at once.  A reason names the field and
@@ -39,7 +39,7 @@ static const struct {
 #define KIND_ANY ((1u << KIND_COUNT) - 1)
 #define K(k) (1u << (k))
 
-/* Required fields: by kind and by party type (DOMAIN.md "required for"). */
+/* Required fields: by kind and by party type (docs/rules.md). */
 static const struct {
     const char *field;
     unsigned kinds;

@@ -93,7 +93,7 @@ def wrong(alphabet, right, r):
     return c
 
 
-# --- calendar (DOMAIN.md: days off incl. weekends, weekend working days) -------
+# --- calendar (days off incl. weekends, weekend working days) -----------------
 
 
 def _days(*ranges):

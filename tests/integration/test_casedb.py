@@ -24,8 +24,8 @@ GEN = os.path.join(REPO, "tools", "gen_casedb.py")
 N = 600
 SEED = "casedb-test"
 
-# SPEC.md §4 and DOMAIN.md "Source fields" (plus license_content and
-# valid_from, which DOMAIN.md's licence payload reads), with their types.
+# docs/rules.md "The source relation" (plus license_content and
+# valid_from, which the province's licence record reads), with their types.
 COLUMNS = {
     "decision_id": "text", "updated_at": "timestamp with time zone", "state": "text",
     "kind": "text", "decided_on": "date", "confidential": "boolean",

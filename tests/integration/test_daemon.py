@@ -1,4 +1,4 @@
-"""Running under systemd (SPEC §8): sd_notify messages, SIGHUP reload,
+"""Running under systemd (docs/operations.md): sd_notify messages, SIGHUP reload,
 SIGTERM, and logs that never carry personal data or secrets."""
 
 import os

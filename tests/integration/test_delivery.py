@@ -1,6 +1,6 @@
 """Delivery end to end: source -> state -> engine -> adapters -> simulators.
 
-The walking skeleton and SPEC §4/§5 behaviours that need the whole path:
+The walking skeleton and the detection and delivery behaviours that need the whole path:
 publication at both targets, no resend of unchanged rows, updates,
 withdrawals, validation, late commits, the reconcile, masking on the wire.
 """

@@ -1,4 +1,4 @@
-"""scripts/demo end to end (SPEC §1).
+"""scripts/demo end to end.
 
 The demo runs with EPSYNC_BIN set (the binary under test, so scripts/test
 can run it against both builds without building again) and

@@ -1,4 +1,4 @@
-"""epsync show / retry / withdraw against a real PostgreSQL (SPEC §2).
+"""epsync show / retry / withdraw against a real PostgreSQL.
 
 The state database is created with `epsync migrate` and seeded directly;
 the operator commands must change exactly the rows they name, write one

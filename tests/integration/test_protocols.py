@@ -1,4 +1,4 @@
-"""PROTOCOLS.md, row by row: every answer of both platforms' tables, served
+"""docs/protocols.md, row by row: every answer of both platforms' tables, served
 by the simulators, and the state it must leave in epsync.deliveries (state,
 receipt, last_code, last_error verbatim, attempts) and at the platform
 (the simulator's records and counts).
@@ -33,7 +33,7 @@ ROW_COLS = ("state", "receipt", "last_code", "last_error", "last_http", "attempt
 
 class World(h.World):
     """h.World, with the delivery rows, revisions and audit events the
-    tables of PROTOCOLS.md are checked against."""
+    tables of docs/protocols.md are checked against."""
 
     def insert(self, n, **fields):
         """n valid penalties (routed to both targets) in one transaction: their ids."""

@@ -1,5 +1,5 @@
-"""Reliability: SPEC §5 (retries, breaker, no loss, no duplicates, scale-out,
-database loss) and §6 (tamper-evident audit), and PROTOCOLS.md's fault
+"""Reliability: delivery (retries, breaker, no loss, no duplicates, scale-out,
+database loss), the tamper-evident audit, and docs/protocols.md's fault
 handling, proven against the simulators' own counts.
 
 "Exactly once" is always judged by the simulators, never by epsync's own

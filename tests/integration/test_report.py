@@ -1,4 +1,4 @@
-"""epsync report against a real PostgreSQL (SPEC §7).
+"""epsync report against a real PostgreSQL (docs/report.md).
 
 The state database is created with `epsync migrate` and seeded with
 decisions and deliveries directly, in every state the daemon can leave
@@ -195,7 +195,7 @@ def test_every_category_is_counted_once_per_target():
     counts = expected_counts(exp)
     for t in ("city", "province"):
         assert j["targets"][t] == counts[t], (t, j["targets"][t], counts[t])
-    # every SPEC key is present even at zero
+    # every summary key is present even at zero
     assert set(j["targets"]["city"]) == set(CATS) | {"in_scope"}
     by_id = {d["decision_id"]: d for d in j["decisions"]}
     city = by_id["R-OVERDUE"]["targets"]["city"]

@@ -1,6 +1,6 @@
 """The platform simulators and the harness, tested on their own.
 
-These tests speak PROTOCOLS.md by hand (urllib, hmac): they are the
+These tests speak docs/protocols.md by hand (urllib, hmac): they are the
 executable description of what epsync must send and what it gets back,
 and they prove every fault mode is observable before the epsync scenarios
 rely on it.  No epsync binary is needed, except by the last test.

@@ -390,7 +390,7 @@ class Sim:
         """No duplicate publication, no simulator error, no protocol
         violation (missing X-Request-Id, unmasked ID number).  A reused
         X-Request-Id is allowed by default: the immediate repeat of a call
-        after a token renewal is not a new attempt (PROTOCOLS.md)."""
+        after a token renewal is not a new attempt (docs/protocols.md)."""
         st = self.stats()
         problems = {k: st[k] for k in ("duplicates", "internal_errors") if st[k]}
         bad = {k: v for k, v in st["violations"].items() if k not in allow}

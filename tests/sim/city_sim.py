@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """city_sim - simulator of the city platform (市行政执法监督信息平台, API v1).
 
-Serves PROTOCOLS.md "city" on a loopback port and checks every request the
+Serves the city protocol of docs/protocols.md on a loopback port and checks every request the
 way the platform would: OAuth client-credentials tokens that expire, a
 Bearer token on every call, the Idempotency-Key `{decision_id}:{64 hex}`,
-the required fields of DOMAIN.md, and the business codes 0 / 1001 / 1002 /
+the required fields of docs/rules.md, and the business codes 0 / 1001 / 1002 /
 1003 / 1004 / 5001.  See simcommon for faults, records and /_sim/ control.
 
     city_sim.py --port 0 --records city.jsonl --client-id ID --secret-file F
@@ -306,7 +306,7 @@ class CityApp(simcommon.SimApp):
 
 
 def main():
-    p = simcommon.common_args("Simulator of the city platform (PROTOCOLS.md).", "--client-id")
+    p = simcommon.common_args("Simulator of the city platform (docs/protocols.md).", "--client-id")
     p.add_argument("--token-ttl", type=int, default=7200, help="expires_in of tokens, s")
     args = p.parse_args()
     return simcommon.serve(CityApp, args)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """province_sim - simulator of the provincial gateway (省行政执法公示网站, v2).
 
-Serves PROTOCOLS.md "province" on a loopback port and checks every request
+Serves the province protocol of docs/protocols.md on a loopback port and checks every request
 the way the gateway would: X-App-Id, X-Timestamp within ±300 s of its own
 clock, a 32-hex X-Nonce unseen for 10 minutes, the HMAC-SHA256 X-Signature,
 batches of at most 100 records and 2 MiB, per-record field checks with
@@ -255,7 +255,7 @@ class ProvinceApp(simcommon.SimApp):
 
 
 def main():
-    p = simcommon.common_args("Simulator of the provincial gateway (PROTOCOLS.md).",
+    p = simcommon.common_args("Simulator of the provincial gateway (docs/protocols.md).",
                               "--app-id")
     args = p.parse_args()
     return simcommon.serve(ProvinceApp, args)

@@ -4,7 +4,7 @@ A simulator is a ThreadingHTTPServer speaking HTTP/1.1 with keep-alive on a
 loopback port.  This module holds the parts that do not depend on the
 protocol: command-line options, the fault injector, the JSON-lines record of
 publications, the counters behind GET /_sim/stats, body reading, answer
-writing, and the check digits of DOMAIN.md.
+writing, and the check digits of docs/rules.md.
 
 The rule every fault obeys: a publication is recorded only when the answer
 that acknowledges it is sent.  The single exception is the "lost_answer"
@@ -39,7 +39,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-# --- check digits (DOMAIN.md) -------------------------------------------------
+# --- check digits (docs/rules.md) --------------------------------------------
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

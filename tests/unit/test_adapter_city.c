@@ -1,6 +1,6 @@
 /* Unit tests for src/adapter_city.c (and the shared parts of src/adapter.c):
  * the token state machine, the requests built, and the classification of
- * every answer of PROTOCOLS.md's table plus garbage.  No network: answers
+ * every answer of docs/protocols.md's table plus garbage.  No network: answers
  * are struct http_resp values made here. */
 #include "adapter.h"
 #include "tap.h"

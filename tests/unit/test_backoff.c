@@ -2,7 +2,7 @@
 #include "backoff.h"
 #include "tap.h"
 
-static const struct retry_cfg spec = {   /* SPEC §3 defaults: 10s, 1h, ×2, ±20 % */
+static const struct retry_cfg spec = {   /* the defaults: 10s, 1h, ×2, ±20 % */
     .initial_ms = 10000, .max_ms = 3600000, .multiplier = 2.0, .jitter = 0.2,
 };
 

@@ -86,7 +86,7 @@ TEST(deadline_across_the_year_boundary)
 TEST(shipped_days_have_the_right_status)
 {
     calendar *c = shipped();
-    /* Every day listed in DOMAIN.md, counted: ranges expanded. */
+    /* Every day of the official notices, counted: ranges expanded. */
     static const char *holidays_2025[] = { "2025-01-01", "2025-01-28", "2025-02-04", "2025-04-04",
         "2025-04-06", "2025-05-01", "2025-05-05", "2025-05-31", "2025-06-02", "2025-10-01",
         "2025-10-08" };

@@ -1,5 +1,5 @@
 /* Unit tests for src/checkdigit.c.  Expected check characters are worked
- * out by hand in the comments, from DOMAIN.md's tables, not by the code
+ * out by hand in the comments, from the standards' tables, not by the code
  * under test. */
 #include "checkdigit.h"
 #include "tap.h"

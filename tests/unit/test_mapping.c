@@ -1,4 +1,4 @@
-/* Unit tests for src/mapping.c: DOMAIN.md "Payloads" and the transforms. */
+/* Unit tests for src/mapping.c: the default payloads and the transforms. */
 #include "mapping.h"
 #include "tap.h"
 

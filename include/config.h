@@ -111,6 +111,11 @@ struct config {
         int format;             /* enum log_format */
     } log;
 
+    struct {
+        char *listen;           /* "" : no endpoint; "ADDR:PORT" or a unix socket path */
+        int64_t interval_ms;    /* heartbeat and snapshot of the state database */
+    } metrics;
+
     struct target_cfg *targets;
     size_t ntargets;
 };

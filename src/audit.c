@@ -8,6 +8,7 @@
  * ("YYYY-MM-DD HH:MM:SS.uuuuuu+00"), so verification re-reads what was
  * written. */
 #include "audit.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -115,6 +116,8 @@ int audit_append(db *d, const struct audit_event *ev, size_t n, struct err *e)
         const char *hp[2] = { seqtxt, prev };
         rc = db_exec(d, "advance the audit chain", SQL_HEAD_SET, 2, hp, NULL, e);
     }
+    if (rc == 0)
+        metrics_count_audit_events((long)n);
     for (int c = 0; c < 16; c++)
         buf_free(&arr[c]);
     return rc;

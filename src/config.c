@@ -124,6 +124,11 @@ static const struct key log_keys[] = {
     { "format", T_ENUM, CO(log.format), "text", 0, 0, 0, format_names },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
+static const struct key metrics_keys[] = {
+    { "listen", T_STR, CO(metrics.listen), "", 0, 0, 0, NULL },
+    { "interval", T_DUR, CO(metrics.interval_ms), "15s", SEC, HOUR, 0, NULL },
+    { NULL, 0, 0, NULL, 0, 0, 0, NULL },
+};
 const struct key config_root_keys[] = {
     { "database", T_SECTION, 0, NULL, 0, 0, F_REQUIRED, database_keys },
     { "poll", T_SECTION, 0, NULL, 0, 0, 0, poll_keys },
@@ -132,6 +137,7 @@ const struct key config_root_keys[] = {
     { "calendar", T_PATH, CO(calendar), "/etc/epsync/holidays.yaml", 0, 0, 0, NULL },
     { "publicity", T_SECTION, 0, NULL, 0, 0, 0, publicity_keys },
     { "log", T_SECTION, 0, NULL, 0, 0, 0, log_keys },
+    { "metrics", T_SECTION, 0, NULL, 0, 0, 0, metrics_keys },
     { "targets", T_TARGETS, 0, NULL, 0, 0, F_REQUIRED, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };

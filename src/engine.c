@@ -30,6 +30,8 @@
 #include "detector.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "notify.h"
 #include "publicity.h"
 #include "recorder.h"
@@ -262,6 +264,7 @@ static void breaker_failure(struct engine *en, struct trt *tr, const char *why)
     tr->probing = false;
     if (!tr->open) {
         tr->open = true;
+        metrics_set_paused(tr->t->name, METRICS_PAUSE_BREAKER, why);
         log_error("target paused after repeated failures", KV("target", tr->t->name),
                   KVI("failures", tr->failures), KV("reason", why), KVI("probe_in_ms", wait),
                   LOG_ACTION_NEEDED);
@@ -272,6 +275,7 @@ static void breaker_success(struct trt *tr)
 {
     if (tr->open)
         log_notice("target resumed", KV("target", tr->t->name));
+    metrics_set_resumed(tr->t->name, METRICS_PAUSE_BREAKER);
     tr->open = false;
     tr->probing = false;
     tr->failures = 0;
@@ -392,6 +396,7 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
         if (tr->broken)
             log_notice("target credentials accepted again", KV("target", tr->t->name));
         tr->broken = false;
+        metrics_set_resumed(tr->t->name, METRICS_PAUSE_CREDENTIALS);
         return true;
     case ADAPTER_AUTH: {
         struct reqctx *ctx = xcalloc(1, sizeof *ctx);
@@ -414,6 +419,7 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
             log_error("target paused: credentials refused", KV("target", tr->t->name),
                       KV("reason", msg), LOG_ACTION_NEEDED);
         tr->broken = true;
+        metrics_set_paused(tr->t->name, METRICS_PAUSE_CREDENTIALS, msg);
         return false;
     }
     return false;
@@ -565,10 +571,14 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             adapter_auth_done(tr->a, resp, clock_wall_ms());
             if (resp->status == 200)
                 tr->renewals_unproven++;
+            if (resp->status == 200)
+                metrics_count_token_renewal(tr->t->name);
         }
         return;
     }
     tr->answered += (long)ctx->n;
+    if (!abandoned)
+        metrics_observe_request(tr->t->name, (double)resp->latency_ms / 1000.0);
     out = xcalloc(ctx->n, sizeof *out);
     struct delivery *ds[128];
     for (size_t i = 0; i < ctx->n; i++)
@@ -607,6 +617,7 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
             tr->renewals_unproven = 0;   /* the token was accepted */
         struct result *r = result_new(en, c);
         r->kind = result_of(out[i].kind);
+        metrics_count_attempt(tr->t->name, (int)r->op, (int)r->kind);
         r->http_status = out[i].http_status;
         r->code = out[i].code[0] ? xstrdup(out[i].code) : NULL;
         r->message = out[i].message[0] ? xstrdup(out[i].message) : NULL;
@@ -642,6 +653,8 @@ static void handle_done(struct engine *en, struct reqctx *ctx, struct http_resp 
         }
         if (out[i].pause_target)
             tr->broken = true;
+        if (out[i].pause_target)
+            metrics_set_paused(tr->t->name, METRICS_PAUSE_CREDENTIALS, out[i].message);
         delivery_free(c->d);
     }
     if (!abandoned) {
@@ -714,6 +727,7 @@ static void take_news(struct engine *en)
     if (!n)
         return;
     en->detected += n;
+    metrics_count_detected(n);
     for (size_t i = 0; i < en->ntr; i++)
         en->tr[i].idle = false;
 }
@@ -1090,6 +1104,8 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
         rc = EX_FAIL;
         goto out;
     }
+    if (!once && (rc = monitor_start(en.cfg, state_conninfo(en.cfg), en.owner)) != 0)
+        goto out;
     notify_ready();
     loop(&en);
     detector_close(en.det);   /* stop detecting before the leases go */
@@ -1122,6 +1138,7 @@ out:
         trt_clear(&en.tr[i]);
     free(en.tr);
     http_free(en.http);
+    monitor_stop();
     detector_close(en.det);
     recorder_close(en.rec, 0);
     db_close(en.state);

@@ -23,6 +23,7 @@
 #include "migrate.h"
 #include "ops.h"
 #include "report.h"
+#include "status.h"
 
 struct command {
     const char *name;
@@ -176,6 +177,12 @@ static int cmd_withdraw(struct config **cfg, const char *path, int argc, char **
     return ops_withdraw(*cfg, argc, argv);
 }
 
+static int cmd_status(struct config **cfg, const char *path, int argc, char **argv)
+{
+    (void)path;
+    return status_main(*cfg, argc, argv);
+}
+
 static const struct command commands[] = {
     { "run", "", "the daemon, in the foreground",
       "Runs until SIGTERM or SIGINT; SIGHUP re-reads the configuration.  Under\n"
@@ -230,6 +237,13 @@ static const struct command commands[] = {
     { "verify-audit", "", "verify the audit hash chain",
       "Recomputes the audit hash chain; exit 1 naming the first broken link.\n",
       "", false, no_args, cmd_verify_audit },
+    { "status", "", "targets, deadlines and daemons at a glance",
+      "One screen: per target the deliveries by state, paused or not and why, the\n"
+      "oldest due delivery, the last success and failure, deadlines missed and at\n"
+      "risk; then the daemons on the state database and their last heartbeat.\n"
+      "Exit 1 when something needs a person: a paused target, a missed deadline,\n"
+      "rejected or invalid deliveries, a backlog over an hour, a dead daemon or none.\n",
+      "", false, no_args, cmd_status },
 };
 
 static void usage(FILE *f)

@@ -11,6 +11,7 @@
  * finishes requests against the same rows, always sees a consistent
  * "what is wanted" and converges to it. */
 #include "source.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -762,6 +763,7 @@ static int store_changes(source *s, struct row **chg, int n, struct err *e)
         goto fail;
     if ((rc = db_commit(s->state, e)) < 0)
         goto out;
+    metrics_detect_stored(n > 0 ? chg[n - 1]->updated_at : NULL);
     for (size_t k = 0; k < nhanded; k++) {
         const struct row *r = chg[handed[k].row];
         int row = db_index_find(stored_idx, r->id, NULL);

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 COMMANDS = ["run", "once", "migrate", "check-config", "report", "show", "retry", "withdraw",
-            "verify-audit"]
+            "verify-audit", "status"]
 
 
 def epsync(args, env_extra=None, config=None):

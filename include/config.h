@@ -107,6 +107,12 @@ struct config {
     } publicity;
 
     struct {
+        int64_t anchor_every_ms;
+        char *anchor_key_file;  /* Ed25519 private key (PEM); "": no anchors */
+        char *anchor_file;      /* where the signed anchors are appended */
+    } audit;
+
+    struct {
         int level;              /* enum log_level */
         int format;             /* enum log_format */
     } log;

@@ -120,6 +120,12 @@ static const struct key log_keys[] = {
     { "format", T_ENUM, CO(log.format), "text", 0, 0, 0, format_names },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
+static const struct key audit_keys[] = {
+    { "anchor_every", T_DUR, CO(audit.anchor_every_ms), "5m", 10 * SEC, DAY, 0, NULL },
+    { "anchor_key_file", T_PATH, CO(audit.anchor_key_file), "", 0, 0, 0, NULL },
+    { "anchor_file", T_PATH, CO(audit.anchor_file), "", 0, 0, 0, NULL },
+    { NULL, 0, 0, NULL, 0, 0, 0, NULL },
+};
 const struct key config_root_keys[] = {
     { "database", T_SECTION, 0, NULL, 0, 0, F_REQUIRED, database_keys },
     { "poll", T_SECTION, 0, NULL, 0, 0, 0, poll_keys },
@@ -128,6 +134,7 @@ const struct key config_root_keys[] = {
     { "calendar", T_PATH, CO(calendar), "/etc/epsync/holidays.yaml", 0, 0, 0, NULL },
     { "publicity", T_SECTION, 0, NULL, 0, 0, 0, publicity_keys },
     { "log", T_SECTION, 0, NULL, 0, 0, 0, log_keys },
+    { "audit", T_SECTION, 0, NULL, 0, 0, 0, audit_keys },
     { "targets", T_TARGETS, 0, NULL, 0, 0, F_REQUIRED, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
@@ -527,6 +534,10 @@ static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
     for (int k = 0; k < KIND_COUNT; k++)
         if (cfg->deadline_days[k] == 0)
             cfg->deadline_days[k] = cfg->deadline_default;
+    if (!*cfg->audit.anchor_key_file != !*cfg->audit.anchor_file) {
+        yaml_node_t *a = lookup(c, root, "audit");
+        return at(c, a ? a : root, "audit: give both anchor_key_file and anchor_file, or neither");
+    }
     if (cfg->delivery.retry.max_ms < cfg->delivery.retry.initial_ms) {
         yaml_node_t *r = lookup(c, lookup(c, root, "delivery"), "retry");
         return at(c, lookup(c, r, "max") ? lookup(c, r, "max") : r ? r : root,

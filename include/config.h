@@ -68,6 +68,7 @@ struct target_cfg {
     int batch_size;             /* province only, 1..100 */
     struct tls_cfg tls;
     char *proxy;
+    char *publish_columns;      /* "a, b, c"; "": the columns the mapping reads */
     struct field_map *fields;   /* overrides merged over the default mapping */
     size_t nfields;
 };
@@ -119,6 +120,8 @@ struct config {
 
     struct target_cfg *targets;
     size_t ntargets;
+
+    struct mask_allow *publish_allow;   /* what masking keeps (mask.h) */
 };
 
 /* Parse and validate path.  On error returns a negative code and e->msg is

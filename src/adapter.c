@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "mask.h"
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -218,7 +219,12 @@ void adapter_outcome_set(struct outcome *o, enum outcome_kind kind, const char *
     va_start(ap, fmt);
     buf_vprintf(&tmp, fmt, ap);
     va_end(ap);
-    adapter_copy_text(o->message, sizeof o->message, buf_str(&tmp));
+    /* A platform's message may quote a party's ID or phone number and
+     * carry control characters: it is logged, stored and shown as masked. */
+    struct buf safe = BUF_INIT;
+    mask_message(buf_str(&tmp), &safe);
+    adapter_copy_text(o->message, sizeof o->message, buf_str(&safe));
+    buf_free(&safe);
     buf_free(&tmp);
 }
 

@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "mapping.h"
+#include "mask.h"
 
 #include "buf.h"
 #include "config_int.h"
@@ -168,6 +169,7 @@ const struct key config_target_keys[] = {
     { "batch_size", T_INT, TO(batch_size), "50", 1, 100, F_PROV, NULL },
     { "tls", T_SECTION, 0, NULL, 0, 0, 0, tls_keys },
     { "proxy", T_STR, TO(proxy), "", 0, 0, 0, NULL },
+    { "publish_columns", T_STR, TO(publish_columns), "", 0, 0, 0, NULL },
     { "fields", T_FIELDS, 0, NULL, 0, 0, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
@@ -410,6 +412,9 @@ static int finish_target(struct ctx *c, struct target_cfg *t, yaml_node_t *m, co
     struct err me;
     if (mapping_check(t, &me) < 0)
         return at(c, lookup(c, m, "fields") ? lookup(c, m, "fields") : m, "%s", me.msg);
+    if (mask_check_target(t, &me) < 0)
+        return at(c, lookup(c, m, "publish_columns") ? lookup(c, m, "publish_columns") : m, "%s",
+                  me.msg);
     return 0;
 }
 
@@ -534,6 +539,7 @@ static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
     for (int k = 0; k < KIND_COUNT; k++)
         if (cfg->deadline_days[k] == 0)
             cfg->deadline_days[k] = cfg->deadline_default;
+    cfg->publish_allow = mask_allow_config(cfg);
     if (!*cfg->audit.anchor_key_file != !*cfg->audit.anchor_file) {
         yaml_node_t *a = lookup(c, root, "audit");
         return at(c, a ? a : root, "audit: give both anchor_key_file and anchor_file, or neither");
@@ -581,6 +587,7 @@ void config_free(struct config *cfg)
         free(t->fields);
     }
     free(cfg->targets);
+    mask_allow_free(cfg->publish_allow);
     free_strings(config_root_keys, (char *)cfg);
     free(cfg->path);
     free(cfg);

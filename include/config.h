@@ -47,6 +47,7 @@ struct retry_cfg {
 
 struct tls_cfg {
     bool verify;
+    bool insecure_ack;  /* insecure_skip_verify_i_understand: verify: false allowed */
     char *ca_file;      /* "" or NULL: system store */
     char *client_cert;
     char *client_key;

@@ -16,6 +16,10 @@ void sign_province(const char *secret, const char *method, const char *path,
 /* n random lowercase hex digits from the CSPRNG into out (n+1 bytes);
  * 0 ok, -1 when the generator fails. */
 int sign_random_hex(char *out, size_t n);
+/* Overwrite n bytes at p (OPENSSL_cleanse: not optimised away); p may be NULL. */
+void sign_wipe(void *p, size_t n);
+/* sign_wipe() of a string's bytes, then free(). */
+void sign_wipe_free(char *s);
 /* A random (version 4) UUID, 36 chars + NUL. */
 int sign_uuid(char out[37]);
 

@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "sign.h"
 
 /* After the token endpoint refuses the credentials. */
 #define CITY_BROKEN_PAUSE_MS (5 * 60 * 1000)
@@ -66,10 +67,7 @@ static int city_init(adapter *a, struct err *e)
 
 static void drop_token(struct city *c)
 {
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-    }
+    sign_wipe_free(c->token);
     c->token = NULL;
     c->renew_at_ms = c->expires_at_ms = 0;
 }
@@ -259,6 +257,13 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
                      x->decision_id, op_name(x->op), a->name);
         goto out;
     }
+    /* The receipt is the platform's text and becomes a path segment:
+     * percent-encoded below, and never a "." or ".." that would climb. */
+    if (x->op != OP_PUBLISH && (!strcmp(x->receipt, ".") || !strcmp(x->receipt, ".."))) {
+        rc = err_set(e, -EINVAL, "decision %s: receipt number \"%s\" at %s cannot name a "
+                     "record in a URL", x->decision_id, x->receipt, a->name);
+        goto out;
+    }
     buf_printf(&url, "%s/api/v1/decisions", a->base_url);
     if (x->op != OP_PUBLISH) {
         buf_putc(&url, '/');
@@ -292,8 +297,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
 out:
     json_object_put(body);
     buf_free(&url);
-    if (hdr.data)
-        memset(hdr.data, 0, hdr.len);
+    sign_wipe(hdr.data, hdr.len);
     buf_free(&hdr);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "mapping.h"
 #include "mask.h"
+#include "sign.h"
 
 #include "buf.h"
 #include "config_int.h"
@@ -142,6 +143,7 @@ const struct key config_root_keys[] = {
 
 static const struct key tls_keys[] = {
     { "verify", T_BOOL, TO(tls.verify), "true", 0, 0, 0, NULL },
+    { "insecure_skip_verify_i_understand", T_BOOL, TO(tls.insecure_ack), "false", 0, 0, 0, NULL },
     { "ca_file", T_PATH, TO(tls.ca_file), "", 0, 0, 0, NULL },
     { "client_cert", T_PATH, TO(tls.client_cert), "", 0, 0, 0, NULL },
     { "client_key", T_PATH, TO(tls.client_key), "", 0, 0, 0, NULL },
@@ -406,6 +408,11 @@ static int finish_target(struct ctx *c, struct target_cfg *t, yaml_node_t *m, co
         return at(c, lookup(c, m, "base_url"), "%s.base_url: plain http:// is refused (secrets "
                   "and personal data would travel unencrypted); use https://, or set "
                   "allow_plain_http: true for a test platform", where);
+    if (!t->tls.verify && !t->tls.insecure_ack)
+        return at(c, lookup(c, lookup(c, m, "tls"), "verify"), "%s.tls.verify: false is refused "
+                  "(anyone on the path could read the secrets and personal data and forge the "
+                  "answers); fix the CA (tls.ca_file), or also set "
+                  "tls.insecure_skip_verify_i_understand: true", where);
     if (!t->kinds)
         t->kinds = t->protocol == PROTO_CITY ? (1u << KIND_COUNT) - 1
                  : (1u << KIND_PENALTY) | (1u << KIND_LICENSE);
@@ -575,9 +582,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->ntargets; i++) {
         struct target_cfg *t = &cfg->targets[i];
         free_strings(config_target_keys, (char *)t);
-        if (t->secret)
-            explicit_bzero(t->secret, strlen(t->secret));
-        free(t->secret);
+        sign_wipe_free(t->secret);
         free(t->secret_from);
         free(t->name);
         for (size_t j = 0; j < t->nfields; j++) {

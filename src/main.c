@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "audit.h"
 #include "config.h"
@@ -158,6 +159,9 @@ int main(int argc, char **argv)
     struct err e;
     int c, rc;
 
+    /* No core file and no ptrace by the same user: the memory holds
+     * secrets, tokens and source rows (the unit also sets LimitCORE=0). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (!path || !*path)
         path = "/etc/epsync/epsync.yaml";
     while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {

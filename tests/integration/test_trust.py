@@ -303,3 +303,51 @@ def test_independent_script_verifies_a_real_chain():
         f.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in rows)
     r = subprocess.run([sys.executable, tool, chain], capture_output=True, text=True)
     assert r.returncode == 1 and "chain broken at seq=%d" % (n // 2 + 1) in r.stdout, r
+
+
+# --- process hygiene ------------------------------------------------------------------
+
+
+def test_check_config_masks_urls_and_refuses_unverified_tls():
+    w = h.World(targets={"city": {"proxy": "http://alice:s3cret-pw@proxy.example:3128"}})
+    r = w.ep.run(["check-config"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "s3cret-pw" not in r.stdout and "alice" not in r.stdout, r.stdout
+    assert "http://***@proxy.example:3128" in r.stdout, r.stdout
+
+    bad = h.write_config(w.tmp, w.pg, [w.city, w.prov], dbname=w.db,
+                         targets={"city": {"tls": {"verify": False}}})
+    r = h.Epsync(config=bad).run(["check-config"])
+    assert r.returncode == 78, r.stdout + r.stderr
+    assert "tls.verify: false is refused" in r.stderr, r.stderr
+    ok = h.write_config(w.tmp, w.pg, [w.city, w.prov], dbname=w.db,
+                        targets={"city": {"tls": {"verify": False,
+                                                  "insecure_skip_verify_i_understand": True}}})
+    ep = h.Epsync(config=ok)
+    r = ep.run(["check-config"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    ep.start_daemon()
+    ep.wait_until(lambda: "TLS certificate verification is OFF" in ep.log(), timeout=30,
+                  what="the warning")
+    assert "target=city" in ep.log()
+    assert ep.stop() == 0
+
+
+def test_secret_from_the_environment_is_removed():
+    w = h.World()
+    with open(w.city.secret_file) as f:
+        secret = f.read().strip()
+    cfg = h.write_config(w.tmp, w.pg, [w.city, w.prov], dbname=w.db,
+                         targets={"city": {"client_secret_file": None,
+                                           "client_secret_env": "EPSYNC_CITY_SECRET"}})
+    ep = h.Epsync(config=cfg, env={"EPSYNC_CITY_SECRET": secret})
+    ids = h.insert_decisions(w.pg, w.db, 2)
+    ep.start_daemon()
+    ep.wait_until(lambda: all(w.states(i).get("city") == "published" for i in ids),
+                  timeout=60, what="city publications with the secret from the environment")
+    pid = ep.proc.pid
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = f.read()
+    # The value is wiped where the kernel shows the initial environment.
+    assert len(secret) >= 8 and secret.encode() not in env, env
+    assert ep.stop() == 0

@@ -279,6 +279,19 @@ TEST(update_and_withdraw_address_the_escaped_receipt)
 
     CHECK(adapter_build(a, &no, 1, NULL, T0 + 1, &req, &e) < 0);
     CHECK(strstr(e.msg, "SJZSJ-2026-000123") != NULL);
+    /* A receipt that would climb out of /decisions/ is refused; other
+     * dots and every reserved character are encoded. */
+    static const char *const climbs[] = { ".", "..", "" };
+    for (size_t i = 0; i < 3; i++) {
+        struct delivery *x = mk(i == 1 ? OP_WITHDRAW : OP_UPDATE, climbs[i]);
+        CHECK(adapter_build(a, &x, 1, NULL, T0 + 1, &req, &e) < 0);
+        delivery_free(x);
+    }
+    struct delivery *odd = mk(OP_UPDATE, "../x?y#z%");
+    CHECK_INT(adapter_build(a, &odd, 1, NULL, T0 + 1, &req, &e), 0);
+    CHECK_STR(req.url, "https://zfjd.example.gov.cn/api/v1/decisions/..%2Fx%3Fy%23z%25");
+    http_req_clear(&req);
+    delivery_free(odd);
     struct delivery *two[2] = { u, u };
     CHECK(adapter_build(a, two, 2, NULL, T0 + 1, &req, &e) < 0);
     delivery_free(u);

@@ -6,12 +6,16 @@ outside the database catch it; tests/tools/verify_chain.py, written from
 docs/audit.md alone, verifies a real exported chain and its anchors.
 """
 
+import base64
 import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -192,7 +196,6 @@ def openssl_verify(line, pub, tmp):
     with open(mp, "w") as f:
         f.write(msg)
     with open(sp, "wb") as f:
-        import base64
         f.write(base64.b64decode(sig))
     return subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin",
                            "-in", mp, "-sigfile", sp], capture_output=True, text=True)
@@ -351,3 +354,112 @@ def test_secret_from_the_environment_is_removed():
     # The value is wiped where the kernel shows the initial environment.
     assert len(secret) >= 8 and secret.encode() not in env, env
     assert ep.stop() == 0
+
+
+# --- a database that goes silent ------------------------------------------------------
+
+
+class SilentProxy:
+    """TCP on loopback to the cluster's unix socket.  freeze(): every
+    connection open now stops forwarding for good, without being closed (a
+    firewall or NAT that forgot it), and so does every new one until
+    thaw()."""
+
+    def __init__(self, unix_path):
+        self.socket, self.threading = socket, threading
+        self.unix_path = unix_path
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.epoch, self.frozen, self.live = 0, False, []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = self.socket.socket(self.socket.AF_UNIX)
+            u.connect(self.unix_path)
+            with self.lock:
+                self.live += [c, u]
+                epoch = self.epoch if not self.frozen else -1
+            for a, b in ((c, u), (u, c)):
+                self.threading.Thread(target=self._pump, args=(a, b, epoch), daemon=True).start()
+
+    def _pump(self, a, b, epoch):
+        while True:
+            try:
+                data = a.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return b.close() if self.epoch == epoch else None
+            while self.epoch != epoch:        # silent: hold the bytes, close nothing
+                time.sleep(0.2)
+            try:
+                b.sendall(data)
+            except OSError:
+                return
+
+    def freeze(self):
+        with self.lock:
+            self.epoch += 1
+            self.frozen = True
+
+    def thaw(self):
+        with self.lock:
+            self.frozen = False
+
+    def close(self):
+        self.lsock.close()
+        for s in self.live:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_silently_dropped_database_connection_is_survived():
+    pg = h.shared_cluster()
+    proxy = SilentProxy(os.path.join(pg.sockdir, ".s.PGSQL.%d" % pg.port))
+    try:
+        db = h.fresh_dbname()
+        via = ("host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=3 "
+               "options='-c statement_timeout=2000'" % (proxy.port, db))
+        src = h.case_db(pg, db)
+        tmp = h.make_tmpdir()
+        city, prov = h.Sim("city", tmp), h.Sim("province", tmp)
+        cfg = h.write_config(tmp, pg, [city, prov], dbname=db,
+                             database={"source": via, "state": via})
+        ep = h.Epsync(config=cfg)
+        assert ep.run(["migrate"]).returncode == 0
+        state = pg.connect(db)
+
+        def published(ids):
+            with state.cursor() as cur:
+                cur.execute("SELECT count(*) FROM epsync.deliveries WHERE decision_id = ANY(%s) "
+                            "AND state = 'published'", (ids,))
+                return cur.fetchone()[0] == 2 * len(ids)
+
+        first = h.insert_decisions(pg, db, 3)
+        ep.start_daemon()
+        ep.wait_until(lambda: published(first), timeout=60, what="first decisions")
+        proxy.freeze()
+        second = h.insert_decisions(pg, db, 3)
+        ep.wait_until(lambda: "no answer from the" in ep.log(), timeout=60,
+                      what="the silent connection noticed")
+        proxy.thaw()
+        ep.wait_until(lambda: published(second), timeout=120, what="decisions after the drop")
+        assert "reconnected" in ep.log(), ep.log()[-3000:]
+        assert ep.stop(timeout=60) == 0, ep.log()[-3000:]
+        r = ep.run(["verify-audit"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        state.close()
+        src.close()
+    finally:
+        proxy.close()

@@ -26,6 +26,10 @@ const char *kind_name(enum kind k);
 
 enum protocol { PROTO_CITY, PROTO_PROVINCE };
 
+/* How a city target authenticates at its token endpoint (RFC 6749 §2.3.1):
+ * client_secret_post (form fields) or client_secret_basic (HTTP Basic). */
+enum token_auth { TOKEN_AUTH_POST, TOKEN_AUTH_BASIC };
+
 /* One entry of a target's field mapping (DOMAIN.md "Payloads"):
  * the payload key `field` (dotted for nesting: "party.name") takes its
  * value from a source column, optionally through a named transform, or
@@ -62,6 +66,7 @@ struct target_cfg {
     char *client_id;            /* city: client_id; province: app_id */
     char *secret;               /* loaded secret (never printed) */
     char *secret_from;          /* "file /path" or "env NAME", for messages */
+    int token_auth;             /* enum token_auth (city) */
     unsigned kinds;             /* bit (1u << enum kind) */
     int64_t timeout_ms;
     int max_in_flight;

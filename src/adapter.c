@@ -99,6 +99,7 @@ int adapter_new(adapter **out, const struct target_cfg *t, const struct config *
     a->secret = xstrdup(t->secret ? t->secret : "");
     a->secret_from = xstrdup(t->secret_from ? t->secret_from : "the configured secret");
     a->batch_size = t->batch_size;
+    a->token_auth = t->token_auth;
     if (!t->tls.verify)
         log_warning("TLS certificate verification is OFF for this target "
                     "(tls.insecure_skip_verify_i_understand): anyone on the path can read and "

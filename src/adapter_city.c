@@ -128,8 +128,24 @@ static enum adapter_state city_prepare(adapter *a, int64_t now_ms, struct http_r
     buf_free(&url);
     req->content_type = "application/x-www-form-urlencoded";
     form_pair(&req->body, "grant_type", "client_credentials");
-    form_pair(&req->body, "client_id", a->client_id);
-    form_pair(&req->body, "client_secret", a->secret);
+    if (a->token_auth == TOKEN_AUTH_BASIC) {
+        /* client_secret_basic: the form-encoded id and secret, joined by a
+         * colon, in base64 (RFC 6749 §2.3.1) */
+        struct buf pair = BUF_INIT, hdr = BUF_INIT;
+        adapter_url_escape(&pair, a->client_id);
+        buf_putc(&pair, ':');
+        adapter_url_escape(&pair, a->secret);
+        buf_puts(&hdr, "Basic ");
+        sign_base64(pair.data, pair.len, &hdr);
+        http_req_header(req, "Authorization", buf_str(&hdr));
+        sign_wipe(pair.data, pair.len);
+        sign_wipe(hdr.data, hdr.len);
+        buf_free(&pair);
+        buf_free(&hdr);
+    } else {
+        form_pair(&req->body, "client_id", a->client_id);
+        form_pair(&req->body, "client_secret", a->secret);
+    }
     http_req_finish(req);
     c->auth_in_flight = true;
     return ADAPTER_AUTH;

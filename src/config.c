@@ -57,6 +57,9 @@ static const struct enum_name kind_names[] = {
 const struct enum_name config_proto_names[] = {
     { "city", PROTO_CITY }, { "province", PROTO_PROVINCE }, { NULL, 0 },
 };
+static const struct enum_name token_auth_names[] = {
+    { "post", TOKEN_AUTH_POST }, { "basic", TOKEN_AUTH_BASIC }, { NULL, 0 },
+};
 static const struct enum_name level_names[] = {
     { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
     { "info", LOG_INFO }, { "debug", LOG_DEBUG }, { NULL, 0 },
@@ -160,6 +163,7 @@ const struct key config_target_keys[] = {
     { "client_secret_file", T_SECRET_FILE, 0, NULL, 0, 0, F_CITY, NULL },
     { "client_secret_env", T_SECRET_ENV, 0, NULL, 0, 0, F_CITY, NULL },
     { "client_secret", T_SECRET_INLINE, 0, NULL, 0, 0, F_CITY, NULL },
+    { "token_auth", T_ENUM, TO(token_auth), "post", 0, 0, F_CITY, token_auth_names },
     { "app_id", T_STR, TO(client_id), NULL, 0, 0, F_PROV | F_REQUIRED, NULL },
     { "app_secret_file", T_SECRET_FILE, 0, NULL, 0, 0, F_PROV, NULL },
     { "app_secret_env", T_SECRET_ENV, 0, NULL, 0, 0, F_PROV, NULL },

@@ -121,3 +121,13 @@ void sign_wipe_free(char *s)
         sign_wipe(s, strlen(s));
     free(s);
 }
+
+void sign_base64(const void *data, size_t n, struct buf *out)
+{
+    size_t len = 4 * ((n + 2) / 3);
+    unsigned char *tmp = xmalloc(len + 1);
+    EVP_EncodeBlock(tmp, data, (int)n);
+    buf_append(out, (const char *)tmp, len);
+    sign_wipe(tmp, len);
+    free(tmp);
+}

@@ -463,3 +463,40 @@ def test_a_silently_dropped_database_connection_is_survived():
         src.close()
     finally:
         proxy.close()
+
+
+# --- token endpoint authentication ------------------------------------------------------
+
+
+def test_client_secret_basic_against_a_platform_requiring_it():
+    pg = h.shared_cluster()
+    db = h.fresh_dbname()
+    src = h.case_db(pg, db)
+    tmp = h.make_tmpdir()
+    city = h.Sim("city", tmp, args=["--token-auth", "basic"])
+    prov = h.Sim("province", tmp)
+    ids = h.insert_decisions(pg, db, 2)
+
+    def city_published():
+        with src.cursor() as cur:
+            cur.execute("SELECT count(*) FROM epsync.deliveries WHERE target = 'city' "
+                        "AND state = 'published'")
+            return cur.fetchone()[0] == len(ids)
+
+    # The form fields alone are refused by this platform ...
+    ep = h.Epsync(config=h.write_config(tmp, pg, [city, prov], dbname=db))
+    assert ep.run(["migrate"]).returncode == 0
+    ep.start_daemon()
+    ep.wait_until(lambda: city.stats()["requests"].get("token_invalid_client", 0) >= 1,
+                  timeout=30, what="the refused form credentials")
+    assert "credentials refused" in ep.log(), ep.log()[-2000:]
+    assert ep.stop() == 0
+    assert not city_published()
+    # ... HTTP Basic is accepted.
+    ep = h.Epsync(config=h.write_config(tmp, pg, [city, prov], dbname=db,
+                                        targets={"city": {"token_auth": "basic"}}))
+    ep.start_daemon()
+    ep.wait_until(city_published, timeout=60, what="city publications with client_secret_basic")
+    assert ep.stop() == 0
+    assert city.stats()["requests"].get("token_issued", 0) >= 1
+    src.close()

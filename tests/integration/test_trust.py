@@ -500,3 +500,60 @@ def test_client_secret_basic_against_a_platform_requiring_it():
     assert ep.stop() == 0
     assert city.stats()["requests"].get("token_issued", 0) >= 1
     src.close()
+
+
+# --- platform messages ----------------------------------------------------------------
+
+
+class QuotingCity:
+    """A city platform that refuses every decision with a message quoting a
+    resident ID number and a phone number, with a line break and an escape
+    sequence in it (what a careless platform does)."""
+
+    MSG = "证件号码130102199001011237与电话13800001111不符\n\x1b[31mREJECTED"
+
+    def __init__(self):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path == "/oauth/token":
+                    body = {"access_token": "t0ken", "token_type": "Bearer", "expires_in": 3600}
+                else:
+                    body = {"code": "1001", "msg": QuotingCity.MSG}
+                data = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_platform_messages_are_scrubbed_in_log_and_show():
+    city = QuotingCity()
+    try:
+        w = h.World(targets={"city": {"base_url": city.base_url}, "province": None})
+        did = h.insert_decision(w.src)["decision_id"]
+        w.ep.start_daemon()
+        w.wait_states(did, {"city": "rejected"})
+        assert w.ep.stop() == 0
+        log = w.ep.log()
+        assert "delivery rejected" in log, log[-2000:]
+        show = w.ep.run(["show", did])
+        assert show.returncode == 0, show.stderr
+        stored = w.q("SELECT last_error FROM epsync.deliveries WHERE decision_id = %s", did)[0][0]
+        for text in (log, show.stdout, stored):
+            assert "130102199001011237" not in text and "13800001111" not in text, text
+            assert "\x1b" not in text, text
+        assert "证件号码130****与电话138****不符\\x0a\\x1b[31mREJECTED" in stored, stored
+        assert "130****" in show.stdout and "130****" in log
+    finally:
+        city.server.shutdown()

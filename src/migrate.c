@@ -85,8 +85,12 @@ int migrate_run(db *d, int *from, int *to, struct err *e)
 
     if ((rc = db_begin(d, e)) < 0)
         return rc;
+    /* A migration may rebuild a large table: no statement_timeout (db.c)
+     * for it; the DDL itself is sent without the client-side wait. */
     if ((rc = db_exec(d, "take the migration lock", "SELECT pg_advisory_xact_lock($1::bigint)",
-                      1, lock, NULL, e)) < 0)
+                      1, lock, NULL, e)) < 0
+        || (rc = db_exec(d, "lift the statement timeout", "SET LOCAL statement_timeout = 0", 0,
+                         NULL, NULL, e)) < 0)
         goto fail;
     if ((rc = db_schema_version(d, &v, e)) < 0)
         goto fail;

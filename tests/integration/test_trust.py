@@ -317,6 +317,13 @@ def test_check_config_masks_urls_and_refuses_unverified_tls():
     assert r.returncode == 0, r.stdout + r.stderr
     assert "s3cret-pw" not in r.stdout and "alice" not in r.stdout, r.stdout
     assert "http://***@proxy.example:3128" in r.stdout, r.stdout
+    url = w.prov.base_url.replace("http://", "http://bob:pr0v-pw@")
+    cfg = h.write_config(w.tmp, w.pg, [w.city, w.prov], dbname=w.db,
+                         targets={"province": {"base_url": url}})
+    r = h.Epsync(config=cfg).run(["check-config"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "pr0v-pw" not in r.stdout and "bob" not in r.stdout, r.stdout
+    assert "http://***@127.0.0.1:%d" % w.prov.port in r.stdout, r.stdout
 
     bad = h.write_config(w.tmp, w.pg, [w.city, w.prov], dbname=w.db,
                          targets={"city": {"tls": {"verify": False}}})

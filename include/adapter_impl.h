@@ -39,6 +39,7 @@ struct adapter {
     char *secret;               /* never logged, never in a message */
     char *secret_from;          /* "file /path": says where to fix a refused secret */
     int batch_size;
+    int token_auth;             /* enum token_auth */
     mapping *map[MAP_TABLE_COUNT];   /* the tables this protocol uses; others NULL */
     void *priv;
 };

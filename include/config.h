@@ -26,6 +26,10 @@ const char *kind_name(enum kind k);
 
 enum protocol { PROTO_CITY, PROTO_PROVINCE };
 
+/* How a city target authenticates at its token endpoint (RFC 6749 §2.3.1):
+ * client_secret_post (form fields) or client_secret_basic (HTTP Basic). */
+enum token_auth { TOKEN_AUTH_POST, TOKEN_AUTH_BASIC };
+
 /* One entry of a target's field mapping (docs/rules.md):
  * the payload key `field` (dotted for nesting: "party.name") takes its
  * value from a source column, optionally through a named transform, or
@@ -47,6 +51,7 @@ struct retry_cfg {
 
 struct tls_cfg {
     bool verify;
+    bool insecure_ack;  /* insecure_skip_verify_i_understand: verify: false allowed */
     char *ca_file;      /* "" or NULL: system store */
     char *client_cert;
     char *client_key;
@@ -61,6 +66,7 @@ struct target_cfg {
     char *client_id;            /* city: client_id; province: app_id */
     char *secret;               /* loaded secret (never printed) */
     char *secret_from;          /* "file /path" or "env NAME", for messages */
+    int token_auth;             /* enum token_auth (city) */
     unsigned kinds;             /* bit (1u << enum kind) */
     int64_t timeout_ms;
     int max_in_flight;
@@ -68,6 +74,7 @@ struct target_cfg {
     int batch_size;             /* province only, 1..100 */
     struct tls_cfg tls;
     char *proxy;
+    char *publish_columns;      /* "a, b, c"; "": the columns the mapping reads */
     struct field_map *fields;   /* overrides merged over the default mapping */
     size_t nfields;
 };
@@ -107,6 +114,12 @@ struct config {
     } publicity;
 
     struct {
+        int64_t anchor_every_ms;
+        char *anchor_key_file;  /* Ed25519 private key (PEM); "": no anchors */
+        char *anchor_file;      /* where the signed anchors are appended */
+    } audit;
+
+    struct {
         int level;              /* enum log_level */
         int format;             /* enum log_format */
     } log;
@@ -118,6 +131,8 @@ struct config {
 
     struct target_cfg *targets;
     size_t ntargets;
+
+    struct mask_allow *publish_allow;   /* what masking keeps (mask.h) */
 };
 
 /* Parse and validate path.  On error returns a negative code and e->msg is

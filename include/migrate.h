@@ -13,4 +13,12 @@
  * Refuses (-EPROTO) a schema newer than this binary. */
 int migrate_run(db *d, int *from, int *to, struct err *e);
 
+/* Apply the role grants (sql/004_roles.sql, again after every migration)
+ * and check them; what is missing is written to out, one line each, with
+ * the statement that fixes it.  Returns the number of missing things (0:
+ * complete), negative on database error.  Notes that need no action (no
+ * login role is a member of a group role yet) go to out too. */
+#include <stdio.h>
+int migrate_grants(db *d, FILE *out, struct err *e);
+
 #endif

@@ -16,6 +16,13 @@ void sign_province(const char *secret, const char *method, const char *path,
 /* n random lowercase hex digits from the CSPRNG into out (n+1 bytes);
  * 0 ok, -1 when the generator fails. */
 int sign_random_hex(char *out, size_t n);
+/* Standard base64 (with padding) of n bytes, appended to out. */
+struct buf;
+void sign_base64(const void *data, size_t n, struct buf *out);
+/* Overwrite n bytes at p (OPENSSL_cleanse: not optimised away); p may be NULL. */
+void sign_wipe(void *p, size_t n);
+/* sign_wipe() of a string's bytes, then free(). */
+void sign_wipe_free(char *s);
 /* A random (version 4) UUID, 36 chars + NUL. */
 int sign_uuid(char out[37]);
 

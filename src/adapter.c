@@ -11,6 +11,9 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "log.h"
+#include "mask.h"
+#include "sign.h"
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -96,6 +99,11 @@ int adapter_new(adapter **out, const struct target_cfg *t, const struct config *
     a->secret = xstrdup(t->secret ? t->secret : "");
     a->secret_from = xstrdup(t->secret_from ? t->secret_from : "the configured secret");
     a->batch_size = t->batch_size;
+    a->token_auth = t->token_auth;
+    if (!t->tls.verify)
+        log_warning("TLS certificate verification is OFF for this target "
+                    "(tls.insecure_skip_verify_i_understand): anyone on the path can read and "
+                    "forge its traffic", KV("target", t->name));
     for (int m = 0; m < MAP_TABLE_COUNT; m++) {
         bool used = t->protocol == PROTO_CITY ? m == MAP_CITY : m != MAP_CITY;
         if (used && (rc = mapping_new(&a->map[m], t, (enum map_table)m, e)) < 0)
@@ -121,9 +129,7 @@ void adapter_free(adapter *a)
     free(a->name);
     free(a->base_url);
     free(a->client_id);
-    if (a->secret)
-        memset(a->secret, 0, strlen(a->secret));
-    free(a->secret);
+    sign_wipe_free(a->secret);
     free(a->secret_from);
     free(a);
 }
@@ -218,7 +224,12 @@ void adapter_outcome_set(struct outcome *o, enum outcome_kind kind, const char *
     va_start(ap, fmt);
     buf_vprintf(&tmp, fmt, ap);
     va_end(ap);
-    adapter_copy_text(o->message, sizeof o->message, buf_str(&tmp));
+    /* A platform's message may quote a party's ID or phone number and
+     * carry control characters: it is logged, stored and shown as masked. */
+    struct buf safe = BUF_INIT;
+    mask_message(buf_str(&tmp), &safe);
+    adapter_copy_text(o->message, sizeof o->message, buf_str(&safe));
+    buf_free(&safe);
     buf_free(&tmp);
 }
 

@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "sign.h"
 
 /* After the token endpoint refuses the credentials. */
 #define CITY_BROKEN_PAUSE_MS (5 * 60 * 1000)
@@ -66,10 +67,7 @@ static int city_init(adapter *a, struct err *e)
 
 static void drop_token(struct city *c)
 {
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-    }
+    sign_wipe_free(c->token);
     c->token = NULL;
     c->renew_at_ms = c->expires_at_ms = 0;
 }
@@ -130,8 +128,24 @@ static enum adapter_state city_prepare(adapter *a, int64_t now_ms, struct http_r
     buf_free(&url);
     req->content_type = "application/x-www-form-urlencoded";
     form_pair(&req->body, "grant_type", "client_credentials");
-    form_pair(&req->body, "client_id", a->client_id);
-    form_pair(&req->body, "client_secret", a->secret);
+    if (a->token_auth == TOKEN_AUTH_BASIC) {
+        /* client_secret_basic: the form-encoded id and secret, joined by a
+         * colon, in base64 (RFC 6749 §2.3.1) */
+        struct buf pair = BUF_INIT, hdr = BUF_INIT;
+        adapter_url_escape(&pair, a->client_id);
+        buf_putc(&pair, ':');
+        adapter_url_escape(&pair, a->secret);
+        buf_puts(&hdr, "Basic ");
+        sign_base64(pair.data, pair.len, &hdr);
+        http_req_header(req, "Authorization", buf_str(&hdr));
+        sign_wipe(pair.data, pair.len);
+        sign_wipe(hdr.data, hdr.len);
+        buf_free(&pair);
+        buf_free(&hdr);
+    } else {
+        form_pair(&req->body, "client_id", a->client_id);
+        form_pair(&req->body, "client_secret", a->secret);
+    }
     http_req_finish(req);
     c->auth_in_flight = true;
     return ADAPTER_AUTH;
@@ -259,6 +273,13 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
                      x->decision_id, op_name(x->op), a->name);
         goto out;
     }
+    /* The receipt is the platform's text and becomes a path segment:
+     * percent-encoded below, and never a "." or ".." that would climb. */
+    if (x->op != OP_PUBLISH && (!strcmp(x->receipt, ".") || !strcmp(x->receipt, ".."))) {
+        rc = err_set(e, -EINVAL, "decision %s: receipt number \"%s\" at %s cannot name a "
+                     "record in a URL", x->decision_id, x->receipt, a->name);
+        goto out;
+    }
     buf_printf(&url, "%s/api/v1/decisions", a->base_url);
     if (x->op != OP_PUBLISH) {
         buf_putc(&url, '/');
@@ -292,8 +313,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
 out:
     json_object_put(body);
     buf_free(&url);
-    if (hdr.data)
-        memset(hdr.data, 0, hdr.len);
+    sign_wipe(hdr.data, hdr.len);
     buf_free(&hdr);
     return rc;
 }

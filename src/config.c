@@ -16,6 +16,8 @@
  */
 #include "config.h"
 #include "mapping.h"
+#include "mask.h"
+#include "sign.h"
 
 #include "buf.h"
 #include "calendar.h"
@@ -58,6 +60,9 @@ static const struct enum_name kind_names[] = {
 };
 const struct enum_name config_proto_names[] = {
     { "city", PROTO_CITY }, { "province", PROTO_PROVINCE }, { NULL, 0 },
+};
+static const struct enum_name token_auth_names[] = {
+    { "post", TOKEN_AUTH_POST }, { "basic", TOKEN_AUTH_BASIC }, { NULL, 0 },
 };
 static const struct enum_name level_names[] = {
     { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
@@ -129,6 +134,12 @@ static const struct key metrics_keys[] = {
     { "interval", T_DUR, CO(metrics.interval_ms), "15s", SEC, HOUR, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
+static const struct key audit_keys[] = {
+    { "anchor_every", T_DUR, CO(audit.anchor_every_ms), "5m", 10 * SEC, DAY, 0, NULL },
+    { "anchor_key_file", T_PATH, CO(audit.anchor_key_file), "", 0, 0, 0, NULL },
+    { "anchor_file", T_PATH, CO(audit.anchor_file), "", 0, 0, 0, NULL },
+    { NULL, 0, 0, NULL, 0, 0, 0, NULL },
+};
 const struct key config_root_keys[] = {
     { "database", T_SECTION, 0, NULL, 0, 0, F_REQUIRED, database_keys },
     { "poll", T_SECTION, 0, NULL, 0, 0, 0, poll_keys },
@@ -138,12 +149,14 @@ const struct key config_root_keys[] = {
     { "publicity", T_SECTION, 0, NULL, 0, 0, 0, publicity_keys },
     { "log", T_SECTION, 0, NULL, 0, 0, 0, log_keys },
     { "metrics", T_SECTION, 0, NULL, 0, 0, 0, metrics_keys },
+    { "audit", T_SECTION, 0, NULL, 0, 0, 0, audit_keys },
     { "targets", T_TARGETS, 0, NULL, 0, 0, F_REQUIRED, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
 
 static const struct key tls_keys[] = {
     { "verify", T_BOOL, TO(tls.verify), "true", 0, 0, 0, NULL },
+    { "insecure_skip_verify_i_understand", T_BOOL, TO(tls.insecure_ack), "false", 0, 0, 0, NULL },
     { "ca_file", T_PATH, TO(tls.ca_file), "", 0, 0, 0, NULL },
     { "client_cert", T_PATH, TO(tls.client_cert), "", 0, 0, 0, NULL },
     { "client_key", T_PATH, TO(tls.client_key), "", 0, 0, 0, NULL },
@@ -160,6 +173,7 @@ const struct key config_target_keys[] = {
     { "client_secret_file", T_SECRET_FILE, 0, NULL, 0, 0, F_CITY, NULL },
     { "client_secret_env", T_SECRET_ENV, 0, NULL, 0, 0, F_CITY, NULL },
     { "client_secret", T_SECRET_INLINE, 0, NULL, 0, 0, F_CITY, NULL },
+    { "token_auth", T_ENUM, TO(token_auth), "post", 0, 0, F_CITY, token_auth_names },
     { "app_id", T_STR, TO(client_id), NULL, 0, 0, F_PROV | F_REQUIRED, NULL },
     { "app_secret_file", T_SECRET_FILE, 0, NULL, 0, 0, F_PROV, NULL },
     { "app_secret_env", T_SECRET_ENV, 0, NULL, 0, 0, F_PROV, NULL },
@@ -171,6 +185,7 @@ const struct key config_target_keys[] = {
     { "batch_size", T_INT, TO(batch_size), "50", 1, 100, F_PROV, NULL },
     { "tls", T_SECTION, 0, NULL, 0, 0, 0, tls_keys },
     { "proxy", T_STR, TO(proxy), "", 0, 0, 0, NULL },
+    { "publish_columns", T_STR, TO(publish_columns), "", 0, 0, 0, NULL },
     { "fields", T_FIELDS, 0, NULL, 0, 0, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
@@ -407,12 +422,20 @@ static int finish_target(struct ctx *c, struct target_cfg *t, yaml_node_t *m, co
         return at(c, lookup(c, m, "base_url"), "%s.base_url: plain http:// is refused (secrets "
                   "and personal data would travel unencrypted); use https://, or set "
                   "allow_plain_http: true for a test platform", where);
+    if (!t->tls.verify && !t->tls.insecure_ack)
+        return at(c, lookup(c, lookup(c, m, "tls"), "verify"), "%s.tls.verify: false is refused "
+                  "(anyone on the path could read the secrets and personal data and forge the "
+                  "answers); fix the CA (tls.ca_file), or also set "
+                  "tls.insecure_skip_verify_i_understand: true", where);
     if (!t->kinds)
         t->kinds = t->protocol == PROTO_CITY ? (1u << KIND_COUNT) - 1
                  : (1u << KIND_PENALTY) | (1u << KIND_LICENSE);
     struct err me;
     if (mapping_check(t, &me) < 0)
         return at(c, lookup(c, m, "fields") ? lookup(c, m, "fields") : m, "%s", me.msg);
+    if (mask_check_target(t, &me) < 0)
+        return at(c, lookup(c, m, "publish_columns") ? lookup(c, m, "publish_columns") : m, "%s",
+                  me.msg);
     return 0;
 }
 
@@ -551,6 +574,11 @@ static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
     for (int k = 0; k < KIND_COUNT; k++)
         if (cfg->deadline_days[k] == 0)
             cfg->deadline_days[k] = cfg->deadline_default;
+    cfg->publish_allow = mask_allow_config(cfg);
+    if (!*cfg->audit.anchor_key_file != !*cfg->audit.anchor_file) {
+        yaml_node_t *a = lookup(c, root, "audit");
+        return at(c, a ? a : root, "audit: give both anchor_key_file and anchor_file, or neither");
+    }
     if (cfg->delivery.retry.max_ms < cfg->delivery.retry.initial_ms) {
         yaml_node_t *r = lookup(c, lookup(c, root, "delivery"), "retry");
         return at(c, lookup(c, r, "max") ? lookup(c, r, "max") : r ? r : root,
@@ -582,9 +610,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->ntargets; i++) {
         struct target_cfg *t = &cfg->targets[i];
         free_strings(config_target_keys, (char *)t);
-        if (t->secret)
-            explicit_bzero(t->secret, strlen(t->secret));
-        free(t->secret);
+        sign_wipe_free(t->secret);
         free(t->secret_from);
         free(t->name);
         for (size_t j = 0; j < t->nfields; j++) {
@@ -594,6 +620,7 @@ void config_free(struct config *cfg)
         free(t->fields);
     }
     free(cfg->targets);
+    mask_allow_free(cfg->publish_allow);
     free_strings(config_root_keys, (char *)cfg);
     free(cfg->path);
     free(cfg);

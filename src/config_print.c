@@ -127,9 +127,31 @@ static void print_conninfo(struct pctx *p, const struct key *k, const char *base
     buf_free(&b);
 }
 
+/* A URL with credentials (user:pass@ after the scheme) with them as three stars. */
+static void mask_url_userinfo(struct buf *b, const char *s)
+{
+    const char *auth = strstr(s, "://");
+    if (auth) {
+        auth += 3;
+        size_t n = strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', n);
+        if (at) {
+            buf_append(b, s, (size_t)(auth - s));
+            buf_puts(b, "***");
+            s = at;
+        }
+    }
+    buf_puts(b, s);
+}
+
 static void print_str(struct pctx *p, const struct key *k, const char *base)
 {
-    put_line(p, k, NULL, FIELD(char *));
+    struct buf b = BUF_INIT;
+    const char *s = FIELD(char *);
+    if (s)
+        mask_url_userinfo(&b, s);
+    put_line(p, k, NULL, s ? buf_str(&b) : NULL);
+    buf_free(&b);
 }
 
 static void print_bool(struct pctx *p, const struct key *k, const char *base)

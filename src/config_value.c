@@ -8,6 +8,7 @@
 #include "config_int.h"
 
 #include "buf.h"
+#include "sign.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -395,6 +396,35 @@ out:
     return rc;
 }
 
+/* Secrets read from the environment, by variable name.  The variable is
+ * wiped and removed once read, so that neither child processes nor
+ * /proc/PID/environ show it; a later load (a reload) takes the value kept
+ * here unless the variable was set again.  Kept for the process's life. */
+static struct env_secret { char *name, *value; } *env_secrets;
+static size_t n_env_secrets;
+
+static const char *env_secret(const char *name)
+{
+    char *v = getenv(name);
+    struct env_secret *s = NULL;
+    for (size_t i = 0; i < n_env_secrets && !s; i++)
+        if (strcmp(env_secrets[i].name, name) == 0)
+            s = &env_secrets[i];
+    if (!v || !*v)
+        return s ? s->value : v;
+    if (!s) {
+        env_secrets = xrealloc(env_secrets, (n_env_secrets + 1) * sizeof *env_secrets);
+        s = &env_secrets[n_env_secrets++];
+        s->name = xstrdup(name);
+    } else {
+        sign_wipe_free(s->value);
+    }
+    s->value = xstrdup(v);
+    sign_wipe(v, strlen(v));
+    unsetenv(name);
+    return s->value;
+}
+
 static int parse_secret_env(const char *dir, const struct key *k, const char *s, char *base,
                             char *why)
 {
@@ -405,7 +435,7 @@ static int parse_secret_env(const char *dir, const struct key *k, const char *s,
         return -1;
     if (!is_ident(s, false))
         return snprintf(why, WHY, "'%s' is not an environment variable name", s), -1;
-    const char *v = getenv(s);
+    const char *v = load_secrets ? env_secret(s) : NULL;
     if (load_secrets && (!v || !*v))
         return snprintf(why, WHY, "environment variable %s is %s", s, v ? "empty" : "not set"), -1;
     t->secret = load_secrets ? xstrdup(v) : NULL;

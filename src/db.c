@@ -4,14 +4,23 @@
  * batched statements between HTTP rounds, and a blocking call keeps the
  * code readable.  A connection that breaks (server restart, failover) is
  * detected on the failed statement and reopened by db_ensure(); callers
- * treat the failure like any other transient one and back off. */
+ * treat the failure like any other transient one and back off.
+ *
+ * A database that goes silent (a firewall that drops the connection, a
+ * proxy that stops forwarding) must not stall the caller: every
+ * connection gets a connect_timeout and TCP keepalives, and every
+ * statement a statement_timeout, unless the conninfo sets them; a
+ * statement whose answer does not arrive within that timeout and a grace
+ * period marks the connection broken (it is reopened like any other). */
 #include "db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 #include <json-c/json.h>
@@ -21,7 +30,22 @@ struct db {
     char *conninfo;
     char *what;           /* "state database", "source database" */
     bool broken;
+    int64_t answer_ms;    /* wait for a statement's answer, -1: for ever */
 };
+
+/* Defaults, each overridden by the conninfo when it names the keyword: a
+ * connection attempt gives up after 10 s, a TCP peer that vanished is
+ * noticed within about 25 s idle (keepalives) or 30 s with data unacked. */
+static const char *const default_kw[] = {
+    "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "dbname", NULL,
+};
+static const char *const default_val[] = { "10", "1", "10", "5", "3", "30000" };
+
+#define DB_STATEMENT_TIMEOUT_MS 60000
+/* A statement's answer is awaited this much longer than statement_timeout,
+ * which the server enforces: past it, the connection itself is gone. */
+#define DB_ANSWER_GRACE_MS 5000
 
 /* Stable text output for dates, numbers and times, whatever the server's
  * or the role's defaults are. */
@@ -35,13 +59,44 @@ static void notice_quiet(void *arg, const char *msg)
     (void)msg;   /* NOTICEs (e.g. "schema already exists") are not operator news */
 }
 
+/* statement_timeout from the conninfo's options ("-c statement_timeout=N"
+ * with N in ms, or with a unit ms, s or min); -2 when it sets none. */
+static int64_t conninfo_statement_timeout(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    int64_t ms = -2;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        const char *s = o->val && !strcmp(o->keyword, "options")
+                        ? strstr(o->val, "statement_timeout=") : NULL;
+        if (!s)
+            continue;
+        char *end;
+        ms = strtoll(s + 18, &end, 10);
+        ms *= !strncmp(end, "min", 3) ? 60000 : (*end == 's') ? 1000 : 1;
+    }
+    PQconninfoFree(opts);
+    return ms;
+}
+
 static int connect_now(db *d, struct err *e)
 {
+    const char *vals[sizeof default_kw / sizeof *default_kw];
+    int64_t st = conninfo_statement_timeout(d->conninfo);
+    char set_timeout[64] = "";
     PGresult *r;
 
     if (d->conn)
         PQfinish(d->conn);
-    d->conn = PQconnectdb(d->conninfo);
+    memcpy(vals, default_val, sizeof default_val);
+    vals[6] = d->conninfo;       /* after the defaults: what it names wins */
+    vals[7] = NULL;
+    d->conn = PQconnectdbParams(default_kw, vals, 1);
+    if (st == -2) {
+        st = DB_STATEMENT_TIMEOUT_MS;
+        snprintf(set_timeout, sizeof set_timeout, "; SET statement_timeout = %d",
+                 DB_STATEMENT_TIMEOUT_MS);
+    }
+    d->answer_ms = st > 0 ? st + DB_ANSWER_GRACE_MS : -1;
     if (PQstatus(d->conn) != CONNECTION_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
@@ -50,7 +105,9 @@ static int connect_now(db *d, struct err *e)
         return err_set(e, -EIO, "cannot connect to the %s: %s", d->what, msg);
     }
     PQsetNoticeProcessor(d->conn, notice_quiet, NULL);
-    r = PQexec(d->conn, SQL_SESSION);
+    char session[512];
+    snprintf(session, sizeof session, "%s%s", SQL_SESSION, set_timeout);
+    r = PQexec(d->conn, session);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         err_set(e, -EIO, "%s: session settings: %s", d->what, PQresultErrorMessage(r));
         PQclear(r);
@@ -103,6 +160,33 @@ static int fail(db *d, const char *what, PGresult *r, struct err *e)
     return err_set(e, -EIO, "%s: %s", what, msg);
 }
 
+/* The last result of the statement sent, or NULL when its answer did not
+ * come in time or the connection failed (then marked broken). */
+static PGresult *await_answer(db *d)
+{
+    int64_t deadline = d->answer_ms < 0 ? -1 : clock_mono_ms() + d->answer_ms;
+    PGresult *r, *last = NULL;
+    for (;;) {
+        while (PQisBusy(d->conn)) {
+            struct pollfd p = { .fd = PQsocket(d->conn), .events = POLLIN };
+            int64_t left = deadline < 0 ? -1 : deadline - clock_mono_ms();
+            int n = deadline >= 0 && left <= 0 ? 0
+                  : poll(&p, 1, left > 3600000 ? 3600000 : (int)left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || !PQconsumeInput(d->conn)) {
+                PQclear(last);
+                d->broken = true;
+                return NULL;
+            }
+        }
+        if (!(r = PQgetResult(d->conn)))
+            return last;
+        PQclear(last);
+        last = r;
+    }
+}
+
 int db_exec(db *d, const char *what, const char *sql, int nparams,
             const char *const *params, PGresult **res, struct err *e)
 {
@@ -113,7 +197,15 @@ int db_exec(db *d, const char *what, const char *sql, int nparams,
         *res = NULL;
     if (db_broken(d))
         return err_set(e, -EIO, "%s: the %s connection is down", what, d->what);
-    r = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!PQsendQueryParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return fail(d, what, NULL, e);
+    if (!(r = await_answer(d))) {
+        if (d->broken && PQstatus(d->conn) == CONNECTION_OK)
+            return err_set(e, -EIO, "%s: no answer from the %s within %lld ms; "
+                           "the connection is dropped and will be reopened", what, d->what,
+                           (long long)d->answer_ms);
+        return fail(d, what, NULL, e);
+    }
     st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = fail(d, what, r, e);

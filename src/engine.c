@@ -23,6 +23,8 @@
 #include <json-c/json.h>
 
 #include "adapter.h"
+#include "anchor.h"
+#include "audit.h"
 #include "backoff.h"
 #include "clock.h"
 #include "date.h"
@@ -96,6 +98,7 @@ struct engine {
     db *state;
     detector *det;                   /* change detection, in a thread of its own */
     recorder *rec;                   /* records outcomes, in a thread of its own */
+    anchor *anchor;                  /* signs the audit chain head (anchor.h) */
     http *http;
     struct trt *tr;
     size_t ntr;
@@ -1002,6 +1005,7 @@ static void loop(struct engine *en)
                 flush_results(en);   /* e.g. settled without a request */
         }
         status(en, now);
+        anchor_tick(en->anchor, en->state, now, false);
         if (en->once && !en->stopping && once_finished(en))
             break;
 
@@ -1056,6 +1060,9 @@ static int startup(struct engine *en, struct err *e)
     }
     if ((rc = db_check_schema(en->state, e)) < 0)
         return EX_UNAVAILABLE_;
+    if (anchor_open(&en->anchor, en->cfg, e) < 0)
+        return EX_CONFIG_;
+    audit_warn_privileges(en->state);
     if ((rc = state_listen(en, e)) < 0)
         return EX_UNAVAILABLE_;
     if (detector_open(&en->det, en->cfg, state_conninfo(en->cfg), en->owner, en->once, e) < 0) {
@@ -1121,6 +1128,7 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
                   KVI("count", unrecorded));
     if (!db_broken(en.state) && state_release(en.state, en.owner, &e) < 0)
         log_warning("cannot release leases; they expire on their own", KV("error", e.msg));
+    anchor_tick(en.anchor, en.state, clock_mono_ms(), true);
     rc = 0;
     if (once) {
         int64_t due = -1;
@@ -1141,6 +1149,7 @@ out:
     monitor_stop();
     detector_close(en.det);
     recorder_close(en.rec, 0);
+    anchor_close(en.anchor);
     db_close(en.state);
     if (en.sigfd >= 0)
         close(en.sigfd);

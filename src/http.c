@@ -81,14 +81,20 @@ void http_req_finish(struct http_req *req)
 
 void http_req_clear(struct http_req *req)
 {
+    /* The body may hold a client secret (a token request) or a decision;
+     * the headers an Authorization. */
     free(req->url);
+    sign_wipe(req->body.data, req->body.len);
     buf_free(&req->body);
+    for (struct curl_slist *h = req->headers; h; h = h->next)
+        sign_wipe(h->data, strlen(h->data));
     curl_slist_free_all(req->headers);
     memset(req, 0, sizeof *req);
 }
 
 void http_resp_clear(struct http_resp *resp)
 {
+    sign_wipe(resp->body, resp->body_len);   /* a token answer holds the token */
     free(resp->body);
     memset(resp, 0, sizeof *resp);
     resp->retry_after_ms = -1;

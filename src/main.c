@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "audit.h"
 #include "config.h"
@@ -76,6 +77,14 @@ static int cmd_migrate(struct config **cfg, const char *path, int argc, char **a
         printf("state schema is current (version %d)\n", to);
     else
         printf("state schema migrated from version %d to %d\n", from, to);
+    if ((rc = migrate_grants(d, stdout, &e)) < 0) {
+        fprintf(stderr, "epsync: migrate: %s\n", e.msg);
+        rc = EX_UNAVAILABLE_;
+    } else if (rc > 0) {
+        fprintf(stderr, "epsync: migrate: %d role grant(s) missing (above); "
+                        "docs/operations.md gives the CREATE ROLE lines\n", rc);
+        rc = EX_FAIL;
+    }
 out:
     db_close(d);
     return rc;
@@ -132,25 +141,8 @@ static int cmd_check_config(struct config **cfg, const char *path, int argc, cha
 
 static int cmd_verify_audit(struct config **cfg, const char *path, int argc, char **argv)
 {
-    db *d = NULL;
-    struct err e;
-    int rc;
-    (void)path; (void)argc; (void)argv;
-
-    if ((rc = open_state(*cfg, &d)) != 0)
-        return rc;
-    if (db_check_schema(d, &e) < 0) {
-        fprintf(stderr, "epsync: %s\n", e.msg);
-        db_close(d);
-        return EX_UNAVAILABLE_;
-    }
-    rc = audit_verify(d, stdout, &e);
-    if (rc < 0) {
-        fprintf(stderr, "epsync: verify-audit: %s\n", e.msg);
-        rc = EX_UNAVAILABLE_;
-    }
-    db_close(d);
-    return rc;
+    (void)path;
+    return audit_main(*cfg, argc, argv);
 }
 
 static int cmd_report(struct config **cfg, const char *path, int argc, char **argv)
@@ -234,9 +226,15 @@ static const struct command commands[] = {
       "Withdraws the decision wherever it is published and cancels it where it is\n"
       "not yet (audited with your OS user and the reason).\n",
       " --reason ", false, NULL, cmd_withdraw },
-    { "verify-audit", "", "verify the audit hash chain",
-      "Recomputes the audit hash chain; exit 1 naming the first broken link.\n",
-      "", false, no_args, cmd_verify_audit },
+    { "verify-audit", "[--anchors FILE --public-key FILE]",
+      "verify the audit hash chain (and that it still holds every signed anchor)",
+      "Recomputes the audit hash chain; exit 1 naming the first broken link.  With\n"
+      "--anchors and --public-key, also checks every signed anchor of the anchor file\n"
+      "against the public key and that the chain still holds each anchored head;\n"
+      "exit 1 naming the first anchor that no longer matches.\n\n"
+      "  --anchors FILE      the anchor file the daemon appends to (audit.anchor_file)\n"
+      "  --public-key FILE   the Ed25519 public key (PEM) of audit.anchor_key_file\n",
+      " --anchors --public-key ", false, NULL, cmd_verify_audit },
     { "status", "", "targets, deadlines and daemons at a glance",
       "One screen: per target the deliveries by state, paused or not and why, the\n"
       "oldest due delivery, the last success and failure, deadlines missed and at\n"
@@ -302,6 +300,9 @@ int main(int argc, char **argv)
     struct err e;
     int c, rc, first;
 
+    /* No core file and no ptrace by the same user: the memory holds
+     * secrets, tokens and source rows (the unit also sets LimitCORE=0). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const char *from = "$EPSYNC_CONFIG";
     if (!path || !*path) {
         path = "/etc/epsync/epsync.yaml";

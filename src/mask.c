@@ -5,8 +5,12 @@
  * need values the earlier ones remove:
  *   1. collect the decision's own private values (ID number, each phone
  *      number, address) while they are still there;
- *   2. drop the never-published columns and mask party_id_no;
- *   3. replace the collected values in the free-text fields with "***". */
+ *   2. keep only the allow-listed columns (minus the never-published ones,
+ *      even when listed) and mask party_id_no unless the party is known to
+ *      be an organisation;
+ *   3. replace the collected values in the free-text fields with "***".
+ * Both choices fail closed: a column nobody listed is not stored, and an
+ * ID number of an unknown, missing or misspelt party type is masked. */
 #include "fields.h"
 #include "mask.h"
 
@@ -16,6 +20,9 @@
 #include <strings.h>
 
 #include "checkdigit.h"
+#include "mapping.h"
+
+#include <errno.h>
 
 /* Columns never published, for any party type. */
 static const char *const drop_exact[] = {
@@ -29,8 +36,15 @@ static const char *const free_text[] = {
     "violation_facts", "penalty_content", "license_content", "remarks", "case_name",
 };
 
-/* Party types whose ID number is a natural person's. */
-static const char *const person_types[] = { "natural_person", "individual_business" };
+/* The only party types whose ID number is published whole. */
+static const char *const org_types[] = { "legal_person", "other_org" };
+
+/* Columns epsync itself reads after masking (publicity period, the
+ * small-fine and warning rules), kept whatever the targets publish. */
+static const char *const internal_columns[] = {
+    "kind", "decided_on", "confidential", "party_type", "penalty_types", "fine_amount",
+    "restriction_months", "publicity_until",
+};
 
 /* Separators between several numbers in party_phone, ASCII and full-width. */
 static const char *const phone_separators[] = {
@@ -84,8 +98,46 @@ void mask_id_number(const char *id, struct buf *out)
     buf_append(out, id + tail, len - tail);
 }
 
-static bool dropped(const char *key)
+struct mask_allow {
+    struct json_object *set;   /* column -> true */
+};
+
+mask_allow *mask_allow_new(void)
 {
+    mask_allow *a = xcalloc(1, sizeof *a);
+    a->set = json_object_new_object();
+    for (size_t i = 0; i < N(internal_columns); i++)
+        mask_allow_add(a, internal_columns[i], strlen(internal_columns[i]));
+    return a;
+}
+
+void mask_allow_add(mask_allow *a, const char *column, size_t len)
+{
+    char name[128];
+    if (!len || len >= sizeof name)
+        return;
+    memcpy(name, column, len);
+    name[len] = '\0';
+    json_object_object_add(a->set, name, json_object_new_boolean(1));
+}
+
+bool mask_allow_has(const mask_allow *a, const char *column)
+{
+    return a && json_object_object_get_ex(a->set, column, NULL);
+}
+
+void mask_allow_free(mask_allow *a)
+{
+    if (!a)
+        return;
+    json_object_put(a->set);
+    free(a);
+}
+
+static bool dropped(const char *key, const mask_allow *allow)
+{
+    if (!in_list(key, internal_columns, N(internal_columns)) && !mask_allow_has(allow, key))
+        return true;
     if (in_list(key, drop_exact, N(drop_exact)))
         return true;
     for (size_t i = 0; i < N(drop_containing); i++)
@@ -197,7 +249,7 @@ static void scrub(struct json_object *fields, const struct needles *nd)
     }
 }
 
-void mask_fields(struct json_object *fields)
+void mask_fields(struct json_object *fields, const mask_allow *allow)
 {
     struct needles nd = { NULL, 0 };
     const char *s;
@@ -221,7 +273,7 @@ void mask_fields(struct json_object *fields)
     char **drop = xcalloc((size_t)json_object_object_length(fields) + 1, sizeof *drop);
     json_object_object_foreach(fields, key, val) {
         (void)val;
-        if (dropped(key))
+        if (dropped(key, allow))
             drop[ndrop++] = xstrdup(key);
     }
     for (size_t i = 0; i < ndrop; i++) {
@@ -230,7 +282,7 @@ void mask_fields(struct json_object *fields)
     }
     free(drop);
 
-    if (in_list(fields_text(fields, "party_type"), person_types, N(person_types))
+    if (!in_list(fields_text(fields, "party_type"), org_types, N(org_types))
         && (s = fields_text(fields, "party_id_no")) && *s) {
         struct buf m = BUF_INIT;
         mask_id_number(s, &m);
@@ -286,4 +338,159 @@ bool mask_is_minor(struct json_object *fields, date_t decided_on)
     if (birth == DATE_NONE)
         return false;
     return decided_on < mask_adult_on(birth);
+}
+
+/* ---- platform messages ---------------------------------------------------- */
+
+/* Length of an ID-number-like or phone-like run of ASCII digits at s
+ * (s starts a run: no digit before it), 0 when it is neither: 15 digits
+ * or 17 digits and a digit or X (resident ID), 11 digits starting with 1
+ * (mobile), 0 and 9 to 12 digits (a landline with its area code). */
+static size_t private_digits(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 17 && (s[17] == 'X' || s[17] == 'x'))
+        n = 18;
+    if (n == 15 || n == 18 || (n == 11 && s[0] == '1') || (s[0] == '0' && n >= 9 && n <= 12))
+        return n;
+    return 0;
+}
+
+void mask_message(const char *in, struct buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (const char *p = in ? in : ""; *p;) {
+        unsigned char c = (unsigned char)*p;
+        bool run_start = p == in || !(p[-1] >= '0' && p[-1] <= '9');
+        size_t k = c >= '0' && c <= '9' && run_start ? strspn(p, "0123456789") : 0;
+        size_t priv = k ? private_digits(p) : 0;
+        if (priv) {
+            buf_append(out, p, 3);
+            buf_puts(out, "****");
+            p += priv;
+        } else if (k) {
+            buf_append(out, p, k);
+            p += k;
+        } else if (c < 0x20 || c == 0x7f) {
+            buf_putc(out, '\\');
+            buf_putc(out, 'x');
+            buf_putc(out, hex[c >> 4]);
+            buf_putc(out, hex[c & 15]);
+            p++;
+        } else if (c == '\\') {
+            buf_puts(out, "\\\\");
+            p++;
+        } else {
+            buf_putc(out, (char)c);
+            p++;
+        }
+    }
+}
+
+/* ---- the allow-list of a configuration ---------------------------------- */
+
+static bool is_column_name(const char *s, size_t n)
+{
+    if (!n || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The columns of a spec "a|b" or "$special" (none for specials). */
+static void add_spec(mask_allow *a, const char *spec)
+{
+    while (spec && *spec) {
+        size_t n = strcspn(spec, "|");
+        if (*spec != '$')
+            mask_allow_add(a, spec, n);
+        spec += n + (spec[n] == '|');
+    }
+}
+
+/* What t's mappings read, into a. */
+static int mapping_columns(const struct target_cfg *t, mask_allow *a, struct err *e)
+{
+    static const enum map_table city[] = { MAP_CITY };
+    static const enum map_table prov[] = { MAP_PROVINCE_PENALTY, MAP_PROVINCE_LICENSE };
+    const enum map_table *tabs = t->protocol == PROTO_CITY ? city : prov;
+    for (size_t i = 0; i < (t->protocol == PROTO_CITY ? 1u : 2u); i++) {
+        const struct map_entry *me;
+        mapping *m;
+        if (mapping_new(&m, t, tabs[i], e) < 0)
+            return -EINVAL;
+        for (size_t j = 0, n = mapping_entries(m, &me); j < n; j++)
+            add_spec(a, me[j].from);
+        mapping_free(m);
+    }
+    return 0;
+}
+
+/* t->publish_columns as a set; NULL when not given. */
+static int listed(const struct target_cfg *t, mask_allow **out, struct err *e)
+{
+    const char *s = t->publish_columns;
+    *out = NULL;
+    if (!s || !*s)
+        return 0;
+    mask_allow *a = xcalloc(1, sizeof *a);
+    a->set = json_object_new_object();
+    for (s += strspn(s, ", "); *s; s += strspn(s, ", ")) {
+        size_t n = strcspn(s, ", ");
+        if (!is_column_name(s, n)) {
+            mask_allow_free(a);
+            return err_set(e, -EINVAL, "targets.%s.publish_columns: '%.*s' is not a column name",
+                           t->name, (int)(n > 64 ? 64 : n), s);
+        }
+        mask_allow_add(a, s, n);
+        s += n;
+    }
+    *out = a;
+    return 0;
+}
+
+int mask_check_target(const struct target_cfg *t, struct err *e)
+{
+    mask_allow *list = NULL, *read = xcalloc(1, sizeof *read);
+    int rc;
+    read->set = json_object_new_object();
+    if ((rc = listed(t, &list, e)) < 0 || !list || (rc = mapping_columns(t, read, e)) < 0)
+        goto out;
+    json_object_object_foreach(read->set, col, v) {
+        (void)v;
+        if (!mask_allow_has(list, col)) {
+            rc = err_set(e, -EINVAL, "targets.%s.publish_columns: the mapping reads column %s, "
+                         "which is not listed; list it, or drop the payload field that reads it "
+                         "(fields: FIELD: null)", t->name, col);
+            break;
+        }
+    }
+out:
+    mask_allow_free(list);
+    mask_allow_free(read);
+    return rc;
+}
+
+mask_allow *mask_allow_config(const struct config *cfg)
+{
+    mask_allow *a = mask_allow_new();
+    struct err e;
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct target_cfg *t = &cfg->targets[i];
+        mask_allow *list = NULL;
+        if (!t->enabled)
+            continue;
+        if (listed(t, &list, &e) == 0 && list) {
+            json_object_object_foreach(list->set, col, v) {
+                (void)v;
+                mask_allow_add(a, col, strlen(col));
+            }
+            mask_allow_free(list);
+        } else {
+            mapping_columns(t, a, &e);   /* checked when the target was read */
+        }
+    }
+    return a;
 }

@@ -32,6 +32,52 @@ static int apply(db *d, int version, const char *name, const char *text, struct 
                    1, params, NULL, e);
 }
 
+/* Which login roles are members of a group role (none: a note). */
+static const char *SQL_MEMBERS =
+    "SELECT g.rolname, string_agg(m.rolname, ', ' ORDER BY m.rolname) FILTER (WHERE m.rolcanlogin) "
+    "FROM pg_roles g LEFT JOIN pg_auth_members a ON a.roleid = g.oid "
+    "LEFT JOIN pg_roles m ON m.oid = a.member "
+    "WHERE g.rolname IN ('epsync_daemon', 'epsync_report') GROUP BY g.rolname ORDER BY 1";
+/* The daemon's role must not be able to rewrite the audit log. */
+static const char *SQL_AUDIT_SAFE =
+    "SELECT has_table_privilege('epsync_daemon', 'epsync.audit', 'INSERT') "
+    "  AND NOT has_table_privilege('epsync_daemon', 'epsync.audit', 'UPDATE') "
+    "  AND NOT has_table_privilege('epsync_daemon', 'epsync.audit', 'DELETE') "
+    "  AND NOT has_table_privilege('epsync_daemon', 'epsync.audit', 'TRUNCATE') "
+    "  AND NOT pg_has_role('epsync_daemon', c.relowner, 'USAGE') "
+    "FROM pg_class c WHERE c.oid = 'epsync.audit'::regclass "
+    "  AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'epsync_daemon')";
+
+int migrate_grants(db *d, FILE *out, struct err *e)
+{
+    PGresult *r = NULL;
+    int rc, missing = 0;
+
+    if ((rc = db_exec(d, "apply the role grants", "SELECT * FROM epsync.grant_roles()", 0, NULL,
+                      &r, e)) < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++, missing++)
+        fprintf(out, "missing: %s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    if ((rc = db_exec(d, "check the role grants", SQL_AUDIT_SAFE, 0, NULL, &r, e)) < 0)
+        return rc;
+    if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] != 't') {
+        fprintf(out, "missing: epsync_daemon may rewrite epsync.audit (it owns it or holds "
+                     "UPDATE, DELETE or TRUNCATE): ALTER TABLE epsync.audit OWNER TO the owner "
+                     "role, and run `epsync migrate` as that role\n");
+        missing++;
+    }
+    PQclear(r);
+    if ((rc = db_exec(d, "list the role members", SQL_MEMBERS, 0, NULL, &r, e)) < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (PQgetisnull(r, i, 1))
+            fprintf(out, "note: no login role is a member of %s yet: GRANT %s TO <login role>;\n",
+                    PQgetvalue(r, i, 0), PQgetvalue(r, i, 0));
+    PQclear(r);
+    return missing;
+}
+
 int migrate_run(db *d, int *from, int *to, struct err *e)
 {
     int rc, v = 0;
@@ -39,8 +85,12 @@ int migrate_run(db *d, int *from, int *to, struct err *e)
 
     if ((rc = db_begin(d, e)) < 0)
         return rc;
+    /* A migration may rebuild a large table: no statement_timeout (db.c)
+     * for it; the DDL itself is sent without the client-side wait. */
     if ((rc = db_exec(d, "take the migration lock", "SELECT pg_advisory_xact_lock($1::bigint)",
-                      1, lock, NULL, e)) < 0)
+                      1, lock, NULL, e)) < 0
+        || (rc = db_exec(d, "lift the statement timeout", "SET LOCAL statement_timeout = 0", 0,
+                         NULL, NULL, e)) < 0)
         goto fail;
     if ((rc = db_schema_version(d, &v, e)) < 0)
         goto fail;

@@ -3,6 +3,7 @@
  * module includes OpenSSL headers. */
 #include "sign.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -106,4 +107,27 @@ int sign_uuid(char out[37])
     memcpy(out + 24, hex + 20, 12);
     out[36] = '\0';
     return 0;
+}
+
+void sign_wipe(void *p, size_t n)
+{
+    if (p && n)
+        OPENSSL_cleanse(p, n);
+}
+
+void sign_wipe_free(char *s)
+{
+    if (s)
+        sign_wipe(s, strlen(s));
+    free(s);
+}
+
+void sign_base64(const void *data, size_t n, struct buf *out)
+{
+    size_t len = 4 * ((n + 2) / 3);
+    unsigned char *tmp = xmalloc(len + 1);
+    EVP_EncodeBlock(tmp, data, (int)n);
+    buf_append(out, (const char *)tmp, len);
+    sign_wipe(tmp, len);
+    free(tmp);
 }

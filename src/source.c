@@ -497,7 +497,7 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
     else if (r->kind >= 0 && cfg->publicity.skip_warning_only
              && publicity_warning_only(r->fields, (enum kind)r->kind))
         r->exclude = "warning_only";
-    mask_fields(r->fields);
+    mask_fields(r->fields, cfg->publish_allow);
     return 0;
 }
 

@@ -220,7 +220,7 @@ def test_the_documented_grant_is_what_migrate_needs():
     renamed), lets `epsync migrate` create the schema; without it, it cannot."""
     with open(os.path.join(h.REPO, "docs", "operations.md"), encoding="utf-8") as f:
         text = f.read()
-    grants = re.findall(r"psql -d cases -c '(GRANT CREATE ON DATABASE cases TO epsync)'", text)
+    grants = re.findall(r"psql -d cases -c '(GRANT CREATE ON DATABASE cases TO epsync_owner)'", text)
     assert grants, "docs/operations.md grants nothing for migrate"
     with open(os.path.join(h.REPO, "README.md"), encoding="utf-8") as f:
         assert "needs `CREATE` on the state database" in f.read()
@@ -236,7 +236,7 @@ def test_the_documented_grant_is_what_migrate_needs():
                                         database={"state": conninfo}))
     r = ep.run(["migrate"])
     assert r.returncode == 69 and "permission denied" in r.stderr, (r.returncode, r.stderr)
-    pg.psql(grants[0].replace("cases", '"%s"' % db).replace("TO epsync", 'TO "%s"' % role),
+    pg.psql(grants[0].replace("cases", '"%s"' % db).replace("TO epsync_owner", 'TO "%s"' % role),
             dbname=db)
     r = ep.run(["migrate"])
     assert r.returncode == 0, r.stderr

@@ -312,7 +312,8 @@ def _ident(name):
 class Sim:
     """A simulator subprocess.  kind: "city" or "province"."""
 
-    def __init__(self, kind, tmpdir, faults=None, seed=None, token_ttl=None, verbose=False):
+    def __init__(self, kind, tmpdir, faults=None, seed=None, token_ttl=None, verbose=False,
+                 args=()):
         if kind not in ("city", "province"):
             raise ValueError("Sim kind is city or province")
         self.kind = kind
@@ -333,6 +334,7 @@ class Sim:
             cmd += ["--token-ttl", str(token_ttl)]
         if verbose:
             cmd.append("--verbose")
+        cmd += list(args)      # further options of the simulator
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._err,
                                      stdin=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ the required fields of docs/rules.md, and the business codes 0 / 1001 / 1002 /
                 [--faults JSON] [--token-ttl S] [--seed N] [--verbose]
 """
 
+import base64
 import datetime
 import hmac
 import itertools
@@ -21,7 +22,7 @@ import secrets
 import sys
 import threading
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simcommon  # noqa: E402
@@ -144,6 +145,12 @@ class CityApp(simcommon.SimApp):
         if form.get("grant_type") != "client_credentials":
             self.ledger.count("token_bad_request")
             return json_answer(400, {"error": "unsupported_grant_type"})
+        if self.args.token_auth == "basic":
+            form = self._basic_credentials(req, form)
+            if form is None:
+                self.ledger.count("token_invalid_client")
+                return json_answer(401, {"error": "invalid_client"},
+                                   {"WWW-Authenticate": 'Basic realm="token"'})
         if not (hmac.compare_digest(form.get("client_id", ""), self.client_id)
                 and hmac.compare_digest(form.get("client_secret", ""), self.secret)):
             self.ledger.count("token_invalid_client")
@@ -155,6 +162,19 @@ class CityApp(simcommon.SimApp):
         self.ledger.count("token_issued")
         return json_answer(200, {"access_token": tok, "token_type": "Bearer",
                                  "expires_in": int(ttl)})
+
+    @staticmethod
+    def _basic_credentials(req, form):
+        """client_secret_basic (RFC 6749 §2.3.1): the credentials only in the
+        Authorization header, each form-urlencoded; None when not so."""
+        auth = req.headers.get("Authorization", "")
+        if not auth.startswith("Basic ") or "client_secret" in form:
+            return None
+        try:
+            user, _, pw = base64.b64decode(auth[6:], validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return dict(form, client_id=unquote_plus(user), client_secret=unquote_plus(pw))
 
     def authorize(self, req):
         auth = req.headers.get("Authorization", "")
@@ -308,6 +328,9 @@ class CityApp(simcommon.SimApp):
 def main():
     p = simcommon.common_args("Simulator of the city platform (docs/protocols.md).", "--client-id")
     p.add_argument("--token-ttl", type=int, default=7200, help="expires_in of tokens, s")
+    p.add_argument("--token-auth", choices=("post", "basic"), default="post",
+                   help="token endpoint client authentication: form fields (post) or "
+                        "HTTP Basic only (basic)")
     args = p.parse_args()
     return simcommon.serve(CityApp, args)
 

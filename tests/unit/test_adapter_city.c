@@ -140,6 +140,24 @@ TEST(token_request_is_form_encoded_and_cached)
     adapter_free(a);
 }
 
+TEST(token_request_with_http_basic)
+{
+    struct target_cfg t = city_target();
+    struct http_req req;
+    struct err e;
+    adapter *a;
+    char msg[256];
+
+    t.token_auth = TOKEN_AUTH_BASIC;
+    CHECK_INT(adapter_new(&a, &t, NULL, &e), 0);
+    CHECK_INT(adapter_prepare(a, T0, &req, msg, sizeof msg), ADAPTER_AUTH);
+    /* RFC 6749 §2.3.1: the form-encoded id and secret, base64 */
+    CHECK_STR(header(&req, "Authorization"), "Basic c2p6LXNjamc6czNjciUyNnQlM0R2YWx1ZSUyMHdpdGglMjBzcGFjZQ==");
+    CHECK_STR(buf_str(&req.body), "grant_type=client_credentials");
+    http_req_clear(&req);
+    adapter_free(a);
+}
+
 TEST(refused_credentials_break_the_target_for_a_pause)
 {
     struct target_cfg t = city_target();
@@ -279,6 +297,19 @@ TEST(update_and_withdraw_address_the_escaped_receipt)
 
     CHECK(adapter_build(a, &no, 1, NULL, T0 + 1, &req, &e) < 0);
     CHECK(strstr(e.msg, "SJZSJ-2026-000123") != NULL);
+    /* A receipt that would climb out of /decisions/ is refused; other
+     * dots and every reserved character are encoded. */
+    static const char *const climbs[] = { ".", "..", "" };
+    for (size_t i = 0; i < 3; i++) {
+        struct delivery *x = mk(i == 1 ? OP_WITHDRAW : OP_UPDATE, climbs[i]);
+        CHECK(adapter_build(a, &x, 1, NULL, T0 + 1, &req, &e) < 0);
+        delivery_free(x);
+    }
+    struct delivery *odd = mk(OP_UPDATE, "../x?y#z%");
+    CHECK_INT(adapter_build(a, &odd, 1, NULL, T0 + 1, &req, &e), 0);
+    CHECK_STR(req.url, "https://zfjd.example.gov.cn/api/v1/decisions/..%2Fx%3Fy%23z%25");
+    http_req_clear(&req);
+    delivery_free(odd);
     struct delivery *two[2] = { u, u };
     CHECK(adapter_build(a, two, 2, NULL, T0 + 1, &req, &e) < 0);
     delivery_free(u);
@@ -495,6 +526,7 @@ int main(void)
     RUN(token_answer_cannot_inject_headers_or_overflow);
     RUN(publish_request_carries_token_and_idempotency_key);
     RUN(update_and_withdraw_address_the_escaped_receipt);
+    RUN(token_request_with_http_basic);
     RUN(build_without_a_token_fails);
     RUN(business_codes_follow_the_protocol_table);
     RUN(http_level_failures);

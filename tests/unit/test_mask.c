@@ -6,14 +6,35 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 
+/* The columns of these tests' decisions that a target publishes. */
+static const char *const published[] = {
+    "party_name", "party_id_no", "party_id_type", "party_credit_code", "legal_rep", "doc_no",
+    "violation_facts", "penalty_content", "license_content", "remarks", "case_name",
+    "legal_basis",
+    /* listed, yet never published */
+    "party_address", "party_phone", "bank_name", "party_bank_account", "account_no",
+    "Bank_Branch", "party_birth_date", "birth_date", "health_status", "health", "property_value",
+};
+
+static mask_allow *allow_all(void)
+{
+    mask_allow *a = mask_allow_new();
+    for (size_t i = 0; i < sizeof published / sizeof *published; i++)
+        mask_allow_add(a, published[i], strlen(published[i]));
+    return a;
+}
+
 static struct json_object *masked(const char *json)
 {
     struct json_object *o = json_tokener_parse(json);
+    mask_allow *a = allow_all();
     if (!o)
         TAP_FAIL("test input does not parse: %s", json);
-    mask_fields(o);
+    mask_fields(o, a);
+    mask_allow_free(a);
     return o;
 }
+
 
 static const char *get(struct json_object *o, const char *key)
 {
@@ -28,15 +49,19 @@ static bool has(struct json_object *o, const char *key)
     return json_object_object_get_ex(o, key, NULL);
 }
 
-static const char *id_masked(const char *id)
+/* What fn writes for in, as a string. */
+static const char *via(void (*fn)(const char *, struct buf *), const char *in)
 {
-    static char out[64];
+    static char out[512];
     struct buf b = BUF_INIT;
-    mask_id_number(id, &b);
+    fn(in, &b);
     snprintf(out, sizeof out, "%s", buf_str(&b));
     buf_free(&b);
     return out;
 }
+
+static const char *id_masked(const char *id) { return via(mask_id_number, id); }
+static const char *scrubbed(const char *msg) { return via(mask_message, msg); }
 
 TEST(id_number_keeps_first_six_and_last_four)
 {
@@ -193,7 +218,75 @@ TEST(non_string_values_are_left_alone)
     CHECK_STR(get(o, "confidential"), "false");
     CHECK_STR(get(o, "fine_amount"), "500");
     json_object_put(o);
-    mask_fields(NULL);   /* no-op */
+    mask_fields(NULL, NULL);   /* no-op */
+}
+
+TEST(id_numbers_of_unknown_party_types_are_masked)
+{
+    static const char *json[] = {
+        "{\"party_id_no\":\"13010219900101123X\"}",                              /* no type */
+        "{\"party_type\":null,\"party_id_no\":\"13010219900101123X\"}",
+        "{\"party_type\":\"\",\"party_id_no\":\"13010219900101123X\"}",
+        "{\"party_type\":\"company\",\"party_id_no\":\"13010219900101123X\"}",   /* unknown */
+        "{\"party_type\":\"Legal_Person\",\"party_id_no\":\"13010219900101123X\"}", /* misspelt */
+        "{\"party_type\":\"individual_business\",\"party_id_no\":\"13010219900101123X\"}",
+        "{\"party_type\":17,\"party_id_no\":\"13010219900101123X\"}",
+    };
+    for (size_t i = 0; i < sizeof json / sizeof *json; i++) {
+        struct json_object *o = masked(json[i]);
+        CHECK_STR(get(o, "party_id_no"), "130102********123X");
+        json_object_put(o);
+    }
+    struct json_object *o = masked("{\"party_type\":\"other_org\",\"party_id_no\":\"13010219900101123X\"}");
+    CHECK_STR(get(o, "party_id_no"), "13010219900101123X");
+    json_object_put(o);
+}
+
+TEST(columns_not_allow_listed_are_dropped)
+{
+    const char *json = "{\"party_type\":\"legal_person\",\"party_name\":\"某公司\","
+                       "\"kind\":\"penalty\",\"fine_amount\":500,\"party_religion\":\"x\","
+                       "\"party_ethnicity\":\"y\",\"internal_note\":\"z\",\"legal_rep\":\"张三\"}";
+    /* A target that publishes the name only. */
+    mask_allow *a = mask_allow_new();
+    mask_allow_add(a, "party_name", strlen("party_name"));
+    struct json_object *o = json_tokener_parse(json);
+    mask_fields(o, a);
+    CHECK_STR(get(o, "party_name"), "某公司");
+    CHECK(!has(o, "party_religion") && !has(o, "party_ethnicity") && !has(o, "internal_note"));
+    CHECK(!has(o, "legal_rep"));
+    /* What epsync itself reads stays. */
+    CHECK_STR(get(o, "kind"), "penalty");
+    CHECK_STR(get(o, "fine_amount"), "500");
+    CHECK_STR(get(o, "party_type"), "legal_person");
+    json_object_put(o);
+    mask_allow_free(a);
+    /* No allow-list at all: only what epsync reads. */
+    o = json_tokener_parse(json);
+    mask_fields(o, NULL);
+    CHECK(!has(o, "party_name") && !has(o, "legal_rep") && has(o, "kind"));
+    json_object_put(o);
+    /* The allow-list cannot re-admit a never-published column. */
+    o = masked("{\"party_phone\":\"13800001111\",\"party_address\":\"某路1号\"}");
+    CHECK(!has(o, "party_phone") && !has(o, "party_address"));
+    json_object_put(o);
+}
+
+TEST(platform_messages_are_scrubbed)
+{
+    CHECK_STR(scrubbed("证件号码13010219900101123X与姓名不符"), "证件号码130****与姓名不符");
+    CHECK_STR(scrubbed("id 130102199001011237, tel 13800001111."), "id 130****, tel 138****.");
+    CHECK_STR(scrubbed("old id 130102900101123"), "old id 130****");
+    CHECK_STR(scrubbed("call 031187654321 now"), "call 031**** now");
+    CHECK_STR(scrubbed("line\nbreak\ttab\x1b[31m\x7f"), "line\\x0abreak\\x09tab\\x1b[31m\\x7f");
+    CHECK_STR(scrubbed("a\\x0a"), "a\\\\x0a");
+    /* Other numbers stay: codes, amounts, dates, document numbers, long runs. */
+    CHECK_STR(scrubbed("E1002 fine 5000.00 on 2026-01-02 doc 20260001"),
+              "E1002 fine 5000.00 on 2026-01-02 doc 20260001");
+    CHECK_STR(scrubbed("23800001111 1234567890123456789012"), "23800001111 1234567890123456789012");
+    CHECK_STR(scrubbed("ZFJD2026120200000001"), "ZFJD2026120200000001");
+    CHECK_STR(scrubbed(""), "");
+    CHECK_STR(scrubbed(NULL), "");
 }
 
 static bool minor(const char *id, const char *decided)
@@ -285,6 +378,9 @@ int main(void)
     RUN(non_bmp_text_survives_scrubbing);
     RUN(non_string_values_are_left_alone);
     RUN(the_18th_birthday);
+    RUN(id_numbers_of_unknown_party_types_are_masked);
+    RUN(columns_not_allow_listed_are_dropped);
+    RUN(platform_messages_are_scrubbed);
     RUN(minors_by_birth_date_in_the_id);
     RUN(minor_only_for_natural_persons_with_a_resident_id);
     return tap_done();

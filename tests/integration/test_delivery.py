@@ -79,26 +79,32 @@ def test_touch_sends_nothing_change_updates_revoke_withdraws():
     w.ep.start_daemon()
     w.wait_states(did, BOTH_PUBLISHED)
 
-    # Touching updated_at only: nothing is sent.
-    h.update_decision(w.src, did, updated_at=datetime.datetime.now(datetime.timezone.utc))
-    time.sleep(1.5)
+    # Touching updated_at only: nothing is sent, once the daemon has seen
+    # the touch (it stores the new updated_at) and settled all it queued.
+    touched = datetime.datetime.now(datetime.timezone.utc)
+    h.update_decision(w.src, did, updated_at=touched)
+    w.ep.wait_until(lambda: w.q("SELECT src_updated_at FROM epsync.decisions "
+                                "WHERE decision_id = %s", did)[0][0] == touched,
+                    what="the touch to be seen")
+    w.settle()
     recs = [r for r in w.city.records() if r.get("decision_id") == did]
     assert len(recs) == 1, recs
+    assert len([r for r in w.prov.records() if r.get("decision_id") == did]) == 1
 
     # One changed field: exactly one update per target.
     h.update_decision(w.src, did, penalty_content="警告，罚款人民币6000元", fine_amount=6000)
     w.ep.wait_until(lambda: len([r for r in w.city.records() if r.get("decision_id") == did]) == 2
                     and len([r for r in w.prov.records() if r.get("decision_id") == did]) == 2,
-                    timeout=20, what="one update per target")
+                    timeout=60, what="one update per target")
     w.wait_states(did, BOTH_PUBLISHED)
-    time.sleep(1.0)
+    w.settle()          # no further send of it after the update
     city_ops = [r["op"] for r in w.city.records() if r.get("decision_id") == did]
     assert len(city_ops) == 2 and city_ops[1] == "update", city_ops
 
     # Revoking: one withdrawal per target.
     h.revoke_decision(w.src, did)
     w.wait_states(did, {"city": "withdrawn", "province": "withdrawn"})
-    time.sleep(1.0)
+    w.settle()          # no second withdrawal
     city_ops = [r["op"] for r in w.city.records() if r.get("decision_id") == did]
     prov_ops = [r["op"] for r in w.prov.records() if r.get("decision_id") == did]
     assert city_ops.count("withdraw") == 1 and len(city_ops) == 3, city_ops
@@ -167,7 +173,7 @@ def test_reconcile_catches_a_change_older_than_the_overlap():
     w.ep.start_daemon()
     w.ep.wait_until(lambda: len([r for r in w.city.records()
                                  if r.get("decision_id") == d["decision_id"]]) == 2,
-                    timeout=30, what="the update found by the reconcile")
+                    timeout=90, what="the update found by the reconcile")
     w.wait_states(d["decision_id"], BOTH_PUBLISHED)
     assert w.ep.stop() == 0
 
@@ -219,11 +225,11 @@ def test_notify_channel_wakes_the_detector_at_once():
                 FOR EACH ROW EXECUTE FUNCTION epsync_source.notify();
         """)
     w.ep.start_daemon()
-    w.ep.wait_until(lambda: "this process is the change detector" in w.ep.log(), timeout=10,
+    w.ep.wait_until(lambda: "this process is the change detector" in w.ep.log(), timeout=60,
                     what="the first poll")
     time.sleep(0.5)
     d = h.insert_decision(w.src)   # the next timed poll is an hour away
-    w.wait_states(d["decision_id"], BOTH_PUBLISHED, timeout=15)
+    w.wait_states(d["decision_id"], BOTH_PUBLISHED, timeout=60)
     assert w.ep.stop() == 0
 
 
@@ -234,7 +240,7 @@ def test_a_published_decision_missing_from_the_source_is_reported_not_withdrawn(
     w.wait_states(d["decision_id"], BOTH_PUBLISHED)
     with w.src.cursor() as cur:
         cur.execute("DELETE FROM epsync_source.decisions WHERE decision_id = %s", (d["decision_id"],))
-    w.ep.wait_until(lambda: "published decision missing from source" in w.ep.log(), timeout=20,
+    w.ep.wait_until(lambda: "published decision missing from source" in w.ep.log(), timeout=60,
                     what="the missing decision flagged")
     assert w.ep.stop() == 0
     assert w.states(d["decision_id"]) == BOTH_PUBLISHED

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 DEMO = os.path.join(h.REPO, "scripts", "demo")
-TIMEOUT = 180
+TIMEOUT = 600      # a guard: the demo takes about a minute on a quiet machine
 
 
 def run_demo(binary, out, timeout=TIMEOUT):
@@ -47,7 +47,7 @@ def assert_all_stopped(out, transcript):
     tmp = demo_env(out)["DEMO_TMP"]
     assert tmp.startswith("/tmp/epsync-demo-"), tmp
     assert not os.path.exists(tmp), "demo left %s behind\n%s" % (tmp, transcript[-3000:])
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while True:
         left = []
         for pid in os.listdir("/proc"):

@@ -111,7 +111,7 @@ def wait_for_shortcut(w, log, what):
         seen.append(log.counts(start))
         keys, compared = seen[-1]
         return keys >= 12 and compared == 0
-    wait(w, quiet, 30, "%s: a poll that compares no page" % what,
+    wait(w, quiet, 120, "%s: a poll that compares no page" % what,
          lambda: "(key pages read, compared) per 2 s: %s" % seen[-8:])
 
 
@@ -157,10 +157,10 @@ def test_no_change_hides_behind_a_page_already_read():
     begin = log.mark()
     w.ep.start_daemon()
     w.ep.wait_until(lambda: w.q("SELECT count(*) FROM epsync.decisions")[0][0] == BULK,
-                    timeout=60, what="the bulk rows stored")
+                    timeout=120, what="the bulk rows stored")
     # The first key poll has nothing to compare with and compares every
     # page: proof that the statement log shows the comparisons at all.
-    wait(w, lambda: log.counts(begin)[1] >= 3, 30, "a poll comparing every page",
+    wait(w, lambda: log.counts(begin)[1] >= 3, 120, "a poll comparing every page",
          lambda: "(key pages read, compared): %s" % (log.counts(begin),))
     assert w.q("SELECT count(*) FROM epsync.deliveries WHERE state <> 'excluded'")[0][0] == 0
     # The following polls find nothing new and compare nothing.
@@ -187,7 +187,7 @@ def test_no_change_hides_behind_a_page_already_read():
                 if rev == old_rev or upd != new_upd or rem != remarks:
                     return False
             return True
-        wait(w, done, 30, "the edits stored anew",
+        wait(w, done, 120, "the edits stored anew",
              lambda: [(e[0], e[1], e[2][:12], stored(w, e[1])[0][:12]) for e in edits])
         for rank, did, _, _, _ in edits:
             detects = w.q("SELECT count(*) FROM epsync.audit "

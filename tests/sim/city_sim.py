@@ -223,13 +223,7 @@ class CityApp(simcommon.SimApp):
         if errs:
             self.ledger.count("rejected_1001")
             return None, None, code("1001", "字段校验失败：" + "；".join(errs))
-        self._check_privacy(obj)
         return km, obj, None
-
-    def _check_privacy(self, obj):
-        party = obj.get("party") or {}
-        if isinstance(party, dict) and simcommon.idno_valid(party.get("idNo")):
-            self.ledger.violation("unmasked_id_number")
 
     def _rejected_on_purpose(self, source_id):
         if source_id in (self.faults.get("reject_ids") or []) or self.faults.roll("reject"):

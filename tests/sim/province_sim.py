@@ -113,6 +113,9 @@ class ProvinceApp(simcommon.SimApp):
             {"index": 0, "status": "ACCEPTED", "recordId": "HB2026000000000001"}]}},
             ensure_ascii=False).encode()
 
+    def refusal(self, status, message):
+        return fail(status, "A0400", message)
+
     # --- dispatch ---
 
     def handle(self, req, method, path, body):
@@ -214,9 +217,6 @@ class ProvinceApp(simcommon.SimApp):
             self.ledger.count("retry")
             return {"index": index, "status": "RETRY", "errorCode": "S0500",
                     "errorMsg": "入库超时"}
-        for key in ("CF_XDR_ZJHM", "XK_XDR_ZJHM"):
-            if simcommon.idno_valid(rec.get(key)):
-                self.ledger.violation("unmasked_id_number")
         did, rev = rec["SJLY_ID"], rec["BBH"]
         with self.ledger.lock:
             rid = self.by_sjly.get(did)

@@ -27,9 +27,11 @@ of the simulator for --faults, the POST for /_sim/faults.
 import argparse
 import collections
 import datetime
+import hashlib
 import json
 import os
 import random
+import re
 import socket
 import struct
 import sys
@@ -38,6 +40,44 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+# --- personal data on the wire ----------------------------------------------------
+
+# What must never reach a platform unmasked, wherever it stands in a request:
+# a resident ID number (6-digit area, a plausible birth date, 3 digits, a
+# check character — right or wrong) and a mainland mobile number.  Runs of
+# ASCII letters and digits around them (hashes, nonces, codes) do not count.
+ID_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+                            r"(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])")
+PHONE_LIKE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+REQUEST_ID_MEMORY = 200_000
+
+
+def _strings(obj):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+    elif isinstance(obj, (str, int)) and not isinstance(obj, bool):
+        yield str(obj)
+    elif isinstance(obj, float):
+        yield repr(obj)
+
+
+def personal_data(obj):
+    """The kinds of personal data found in any key or value of a decoded
+    JSON document: a subset of {"unmasked_id_number", "unmasked_phone_number"}."""
+    found = set()
+    for text in _strings(obj):
+        if ID_NUMBER_LIKE.search(text):
+            found.add("unmasked_id_number")
+        if PHONE_LIKE.search(text):
+            found.add("unmasked_phone_number")
+    return found
+
 
 # --- check digits (docs/rules.md) --------------------------------------------
 
@@ -210,8 +250,34 @@ class Ledger:
         self.faults = collections.Counter()
         self.violations = collections.Counter()
         self.internal_errors = 0
-        self.request_ids = set()
+        self._rid_seen = {}             # X-Request-Id -> fingerprint of its request
+        self._rid_unanswered = set()    # ids whose request got no answer (lost_answer)
+        self._rid_order = collections.deque()
         self.started = time.monotonic()
+
+    def remember_request_id(self, rid, fingerprint):
+        """"new" (and remember rid with the request's fingerprint),
+        "resent" (the same request again, its first copy never answered:
+        once), or "reused".  The last REQUEST_ID_MEMORY ids are remembered."""
+        with self.lock:
+            if rid in self._rid_seen:
+                if rid in self._rid_unanswered and self._rid_seen[rid] == fingerprint:
+                    self._rid_unanswered.discard(rid)
+                    return "resent"
+                return "reused"
+            self._rid_seen[rid] = fingerprint
+            self._rid_order.append(rid)
+            if len(self._rid_order) > REQUEST_ID_MEMORY:
+                old = self._rid_order.popleft()
+                self._rid_seen.pop(old, None)
+                self._rid_unanswered.discard(old)
+            return "new"
+
+    def unanswered_request_id(self, rid):
+        """The request carrying rid was processed but left without answer."""
+        if rid:
+            with self.lock:
+                self._rid_unanswered.add(rid)
 
     def count(self, outcome, n=1):
         with self.lock:
@@ -397,10 +463,15 @@ class SimHandler(BaseHTTPRequestHandler):
         if early is not None:
             self._send(early)
             return
-        self._check_request_id(ledger)
+        refused = self._check_request_id(app, method, path, body)
+        if refused is not None:
+            self._send(refused)
+            return
+        self._check_privacy(ledger, body)
         ans = app.handle(self, method, path, body)
         if ans.processed and faults.roll("lost_answer"):
             ledger.fault("lost_answer")
+            ledger.unanswered_request_id(self._request_id)
             if faults.get("lost_answer_mode") == "truncated":
                 ans.body = ans.body[: max(1, len(ans.body) // 2)]
                 self._send(ans)
@@ -434,15 +505,44 @@ class SimHandler(BaseHTTPRequestHandler):
                                                       "application/json; charset=utf-8"})
         return None
 
-    def _check_request_id(self, ledger):
+    def _check_request_id(self, app, method, path, body):
+        """A missing X-Request-Id, or one this simulator has seen before
+        (within its memory), is a violation; refused with 400 unless the
+        simulator runs with --lax-request-id.  None when the request may go on.
+
+        One repeat is not a reuse: the same bytes again (method, path, body
+        and id) after this simulator dropped the connection without
+        answering them (lost_answer).  An HTTP client resends a request whose
+        kept-alive connection died before any answer on a fresh connection,
+        by itself; to the client that is still the one request."""
         rid = self.headers.get("X-Request-Id")
+        fp = hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
+        self._request_id = rid
         if not rid:
-            ledger.violation("missing_request_id")
+            name = "missing_request_id"
+        else:
+            seen = app.ledger.remember_request_id(rid, fp)
+            if seen == "new":
+                return None
+            if seen == "resent":
+                app.ledger.count("resent_unanswered")
+                return None
+            name = "reused_request_id"
+        app.ledger.violation(name)
+        if app.args.lax_request_id:
+            return None
+        app.ledger.count("refused_" + name)
+        return app.refusal(400, "X-Request-Id missing" if not rid else
+                           "X-Request-Id %s was used before: a fresh one per request" % rid)
+
+    def _check_privacy(self, ledger, body):
+        """Count personal data in the request body (see personal_data)."""
+        try:
+            obj = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, ValueError):
             return
-        with ledger.lock:
-            if rid in ledger.request_ids:
-                ledger.violations["reused_request_id"] += 1
-            ledger.request_ids.add(rid)
+        for name in sorted(personal_data(obj)):
+            ledger.violation(name)
 
 
 class SimApp:
@@ -469,6 +569,10 @@ class SimApp:
 
     def extra_control(self, method, path, body):
         return None
+
+    def refusal(self, status, message):
+        """The answer to a request refused before the API sees it."""
+        return json_answer(status, {"error": "invalid_request", "message": message})
 
     def busy_body(self):
         raise NotImplementedError
@@ -504,6 +608,8 @@ def common_args(description, ident_flag):
     p.add_argument("--secret-file", required=True)
     p.add_argument("--seed", type=int, default=None, help="seed of the fault dice")
     p.add_argument("--verbose", action="store_true", help="log requests on stderr")
+    p.add_argument("--lax-request-id", action="store_true",
+                   help="count a missing or reused X-Request-Id but answer the request")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="stop when the process that started us dies")
     return p

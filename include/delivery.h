@@ -33,6 +33,9 @@ struct delivery {
     char *publicity_end;          /* "YYYY-MM-DD" or NULL */
     int attempt;                  /* 1-based number of this attempt of this operation */
     unsigned auth_gen;            /* adapter's token generation the request carried */
+    int64_t lease_token;          /* the row's lease this process holds (0: none) */
+    int64_t lease_until;          /* monotonic ms by which the lease has surely ended */
+    char due_on[11];              /* the decision's deadline "YYYY-MM-DD", "" when none */
 };
 
 void delivery_free(struct delivery *d);   /* frees members and d itself */

@@ -38,6 +38,8 @@ struct handed {
     char *revision;
     char *fields;
     size_t bytes;
+    char due_on[11];
+    int64_t lease_token;
     int64_t lease_until;             /* monotonic ms */
 };
 
@@ -245,22 +247,42 @@ static void hand_room(void *ctx, const char *target, size_t *count, size_t *byte
     pthread_mutex_unlock(&d->mu);
 }
 
-static void hand_take(void *ctx, const char *target, const char *decision_id, int kind,
-                      const char *revision, const char *fields)
+/* Where h goes in q: the queue is in deadline order (the earliest due_on
+ * first, "" last), first come first within a day. */
+static size_t hand_position(const struct handq *q, const struct handed *h)
+{
+    size_t lo = 0, hi = q->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *m = q->h[mid].due_on;
+        bool after = !*h->due_on ? true : !*m ? false : strcmp(m, h->due_on) <= 0;
+        if (after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void hand_take(void *ctx, const struct handed_work *w)
 {
     detector *d = ctx;
     struct handed h = {
-        .decision_id = xstrdup(decision_id), .kind = kind, .revision = xstrdup(revision),
-        .fields = xstrdup(fields), .bytes = strlen(fields),
-        .lease_until = clock_mono_ms() + d->lease_ms,
+        .decision_id = xstrdup(w->decision_id), .kind = w->kind, .revision = xstrdup(w->revision),
+        .fields = xstrdup(w->fields), .bytes = strlen(w->fields),
+        .lease_token = w->lease_token, .lease_until = w->lease_until,
     };
+    snprintf(h.due_on, sizeof h.due_on, "%s", w->due_on);
     pthread_mutex_lock(&d->mu);
-    struct handq *q = queue_of(d, target);
+    struct handq *q = queue_of(d, w->target);
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;
         q->h = xrealloc(q->h, q->cap * sizeof *q->h);
     }
-    q->h[q->n++] = h;
+    size_t at = hand_position(q, &h);
+    memmove(q->h + at + 1, q->h + at, (q->n - at) * sizeof *q->h);
+    q->h[at] = h;
+    q->n++;
     q->bytes += h.bytes;
     pthread_mutex_unlock(&d->mu);
 }
@@ -284,14 +306,13 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
     q->n -= n;
     for (size_t i = 0; i < n; i++)
         q->bytes -= got[i].bytes;
-    int64_t lease_ms = d->lease_ms;
     pthread_mutex_unlock(&d->mu);
 
     for (size_t i = 0; i < n; i++) {
         struct handed *h = &got[i];
-        /* Sent only with most of the lease left: the row must not be
-         * claimable by another process while the request is out. */
-        if (h->lease_until - now <= lease_ms / 2) {
+        /* A lease that has surely ended: the row may be another process's
+         * already.  (One running low is released by the sender.) */
+        if (h->lease_until <= now) {
             handed_clear(h);
             continue;
         }
@@ -303,6 +324,9 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
         dv->revision = h->revision;
         dv->fields_text = h->fields;
         dv->attempt = 1;
+        dv->lease_token = h->lease_token;
+        dv->lease_until = h->lease_until;
+        memcpy(dv->due_on, h->due_on, sizeof dv->due_on);
         out[kept++] = dv;
     }
     free(got);

@@ -33,7 +33,7 @@
 #include "publicity.h"
 #include "recorder.h"
 #include "sign.h"
-#include "state.h"
+#include "queue.h"
 
 #define BREAKER_THRESHOLD 5          /* consecutive failed requests that pause a target */
 #define CLAIM_MAX 500                /* rows per claim statement */
@@ -128,7 +128,7 @@ static double rand01(void)
 static void trt_clear(struct trt *tr)
 {
     adapter_free(tr->a);
-    state_claims_free(tr->ready, tr->nready);
+    queue_claims_free(tr->ready, tr->nready);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -196,6 +196,7 @@ static struct result *result_new(struct engine *en, const struct claim *c)
     r->op = c->d->op;
     r->revision = xstrdup(c->d->revision);
     r->attempt = c->d->attempt;
+    r->lease_token = c->d->lease_token;
     r->latency_ms = -1;
     snprintf(r->old_state, sizeof r->old_state, "%s", c->old_state);
     return r;
@@ -417,12 +418,32 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
     return false;
 }
 
-/* Sort claims so that equal operations are adjacent (stable enough: a
- * claim's order only matters within one pair, and a pair is claimed once). */
-static int by_op(const void *a, const void *b)
+/* A request goes out only while the lease has room for the whole request
+ * (the target's timeout) and for recording its answer: the row must not be
+ * claimable by another process while the request may still be out — a
+ * city withdrawal carries no idempotency key. */
+static bool lease_left(struct engine *en, const struct trt *tr, const struct claim *c,
+                       int64_t now)
+{
+    int64_t room = config_lease_room_ms(en->cfg->delivery.lease_ms);
+    return c->d->lease_until - now >= tr->t->timeout_ms + room;
+}
+
+/* Deadline order within a claim (claims and the hand-over come in it
+ * already): the earliest due_on first, a withdrawal before a publication
+ * or update due the same day; equal operations next to each other form
+ * one batch. */
+static int op_rank(enum op op)
+{
+    return op == OP_WITHDRAW ? 0 : op == OP_PUBLISH ? 1 : 2;
+}
+
+static int by_deadline(const void *a, const void *b)
 {
     const struct claim *x = a, *y = b;
-    return (int)x->d->op - (int)y->d->op;
+    const char *dx = x->d->due_on, *dy = y->d->due_on;
+    int c = !*dx || !*dy ? (!*dx) - (!*dy) : strcmp(dx, dy);
+    return c ? c : op_rank(x->d->op) - op_rank(y->d->op);
 }
 
 /* How many rows one claim asks for: what the free request slots take,
@@ -494,7 +515,7 @@ static void dispatch_target(struct engine *en, struct trt *tr)
                 tr->handed_turns++;
             else {
                 tr->handed_turns = 0;
-                if (state_claim(en->state, en->owner, tr->t->name, want,
+                if (queue_claim(en->state, en->owner, tr->t->name, want,
                                 en->cfg->delivery.lease_ms, &c, &n, &e) < 0) {
                     log_error("cannot claim deliveries", KV("target", tr->t->name),
                               KV("error", e.msg));
@@ -511,13 +532,20 @@ static void dispatch_target(struct engine *en, struct trt *tr)
                 return;
             }
         }
-        qsort(c, n, sizeof *c, by_op);
+        qsort(c, n, sizeof *c, by_deadline);
         size_t i = 0;
         while (i < n) {
             struct claim *cl = &c[i];
             if (cl->no_request) {
                 struct result *r = result_new(en, cl);
                 r->kind = strcmp(cl->settle, "cancel") == 0 ? RES_CANCEL : RES_NOOP;
+                delivery_free(cl->d);
+                i++;
+                continue;
+            }
+            if (!lease_left(en, tr, cl, clock_mono_ms())) {
+                struct result *r = result_new(en, cl);
+                r->kind = RES_RELEASE;  /* too little lease left: another turn, or process */
                 delivery_free(cl->d);
                 i++;
                 continue;
@@ -532,7 +560,8 @@ static void dispatch_target(struct engine *en, struct trt *tr)
                 max = tr->split_limit;
             if (tr->open)
                 max = 1;
-            while (j < n && j - i < max && !c[j].no_request && c[j].d->op == cl->d->op)
+            while (j < n && j - i < max && !c[j].no_request && c[j].d->op == cl->d->op
+                   && lease_left(en, tr, &c[j], clock_mono_ms()))
                 j++;
             size_t sent = submit(en, tr, cl, j - i);
             if (tr->t->rate_per_s > 0)
@@ -739,7 +768,7 @@ static void expire(struct engine *en, int64_t now)
         return;
     en->next_expire = now + en->cfg->poll.interval_ms;   /* an indexed, usually empty UPDATE */
     date_format(date_cst(clock_wall_ms()), today);
-    if (state_expire(en->state, today, &n, &e) < 0)
+    if (queue_expire(en->state, today, &n, &e) < 0)
         log_error("cannot queue expired withdrawals", KV("error", e.msg));
     else if (n)
         for (size_t i = 0; i < en->ntr; i++)
@@ -749,7 +778,6 @@ static void expire(struct engine *en, int64_t now)
 static void status(struct engine *en, int64_t now)
 {
     char line[256], paused[128] = "";
-    PGresult *r = NULL;
     struct err e;
     long backlog = -1;
 
@@ -760,14 +788,8 @@ static void status(struct engine *en, int64_t now)
     if (now < en->next_status)
         return;
     en->next_status = now + STATUS_EVERY_MS;
-    if (!db_broken(en->state)
-        && db_exec(en->state, "count the backlog",
-                   "SELECT count(*) FROM epsync.deliveries "
-                   "WHERE state IN ('pending', 'retry', 'withdraw_pending')",
-                   0, NULL, &r, &e) == 0) {
-        backlog = atol(PQgetvalue(r, 0, 0));
-        PQclear(r);
-    }
+    if (!db_broken(en->state) && queue_backlog(en->state, &backlog, &e) < 0)
+        backlog = -1;
     long published = 0;
     for (size_t i = 0; i < en->ntr; i++) {
         published += en->tr[i].published;
@@ -909,7 +931,7 @@ static int next_timeout(struct engine *en, int64_t now)
          * idleness themselves: the look for the next retry (over the
          * whole queue) is for when nothing else will. */
         int64_t due;
-        if (state_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
+        if (queue_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
             t = due + 5;
             en->next_due = now + t;   /* idle targets must claim again then */
         }
@@ -1095,12 +1117,12 @@ int engine_main(struct config *cfg, const char *config_path, bool once)
     if (unrecorded)
         log_error("outcomes not recorded; the platform's idempotency keys make the resend safe",
                   KVI("count", unrecorded));
-    if (!db_broken(en.state) && state_release(en.state, en.owner, &e) < 0)
+    if (!db_broken(en.state) && queue_release(en.state, en.owner, &e) < 0)
         log_warning("cannot release leases; they expire on their own", KV("error", e.msg));
     rc = 0;
     if (once) {
         int64_t due = -1;
-        if (state_next_due_ms(en.state, &due, &e) < 0 || due == 0)
+        if (queue_next_due_ms(en.state, &due, &e) < 0 || due == 0)
             rc = 1;
         log_info("cycle finished", KVI("attempts", en.attempts), KVI("detected", en.detected),
                  KV("left_due_now", rc ? "yes" : "no"));

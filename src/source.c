@@ -20,12 +20,16 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "calendar.h"
 #include "canon.h"
+#include "clock.h"
 #include "date.h"
 #include "fields.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "mask.h"
 #include "publicity.h"
+#include "queue.h"
 #include "sign.h"
 #include "validate.h"
 
@@ -77,6 +81,8 @@ struct source {
     char *relation;      /* quoted identifier(s) */
     bool listening;
     bool locked;
+    bool legacy_done;             /* no decision left with a version-2 revision */
+    calendar *cal;                /* deadlines (NULL: could not be loaded) */
     struct source_handoff handoff;   /* take == NULL: nothing is handed over */
 };
 
@@ -89,20 +95,13 @@ struct row {
     date_t decided_on;
     bool confidential;
     char revision[65];
+    char due_on[11];           /* deadline "YYYY-MM-DD", "" when none */
     json_object *fields;       /* raw, then masked in place */
     const char *exclude;       /* why never published, NULL */
     json_object *reasons;      /* validation failures (array) */
     bool known;                /* the state database has it already */
 };
 
-/* What the state database holds for a (decision, target). */
-struct have {
-    bool exists;
-    char state[24];
-    bool published;            /* platform holds a revision */
-    char published_revision[65];
-    bool want_withdraw;
-};
 
 static const char *SQL_PAGE_FMT =
     "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -164,27 +163,6 @@ static const char *SQL_UPSERT_DECISIONS =
 static const char *SQL_UPSERT_DECISIONS_RETURNING_SUFFIX =
     " RETURNING decision_id, fields::text";
 
-/* Only decisions already known have deliveries to lock; looked up key by
- * key (see state.c, SQL_LOCK) in byte order of the key. */
-static const char *SQL_LOCK_DELIVERIES =
-    "SELECT x.decision_id, x.target, x.state, x.published_revision, x.want_withdraw "
-    "FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE \"C\") AS u "
-    "CROSS JOIN LATERAL (SELECT * FROM epsync.deliveries y WHERE y.decision_id = u.id "
-    "  ORDER BY y.target COLLATE \"C\" FOR UPDATE) AS x";
-
-static const char *SQL_UPSERT_DELIVERIES =
-    "INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision, "
-    "  want_withdraw, withdraw_type, withdraw_reason, reason, next_attempt_at, "
-    "  lease_owner, lease_until) "
-    "SELECT u.id, u.target, u.state, u.rev, u.ww, u.wt, u.wr, u.reason, now(), u.owner, "
-    "  CASE WHEN u.owner IS NOT NULL THEN now() + $10::bigint * interval '1 millisecond' END "
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], "
-    "  $7::text[], $8::text[], $9::text[]) AS u(id, target, state, rev, ww, wt, wr, reason, owner) "
-    "ON CONFLICT (decision_id, target) DO UPDATE SET state = EXCLUDED.state, "
-    "  want_revision = EXCLUDED.want_revision, want_withdraw = EXCLUDED.want_withdraw, "
-    "  withdraw_type = EXCLUDED.withdraw_type, withdraw_reason = EXCLUDED.withdraw_reason, "
-    "  reason = EXCLUDED.reason, attempts = 0, next_attempt_at = now(), updated_at = now()";
-
 static const char *SQL_SEEN =
     "UPDATE epsync.decisions SET seen_at = $2::timestamptz, missing_since = NULL "
     "WHERE decision_id = ANY($1::text[]) AND seen_at < $2::timestamptz";   /* not just stored */
@@ -209,6 +187,14 @@ static const char *SQL_SET_WATERMARK =
     "  high_updated_at = GREATEST(epsync.watermarks.high_updated_at, EXCLUDED.high_updated_at), "
     "  last_poll_at = now(), last_reconcile_at = CASE WHEN $3::boolean THEN now() "
     "    ELSE epsync.watermarks.last_reconcile_at END";
+
+static const char *SQL_LEGACY =
+    "SELECT decision_id, kind, to_char(decided_on, 'YYYY-MM-DD'), revision, fields::text "
+    "FROM epsync.decisions WHERE legacy ORDER BY decision_id LIMIT 500 FOR UPDATE";
+
+static const char *SQL_LEGACY_DONE =
+    "UPDATE epsync.decisions d SET revision = u.rev, legacy = false "
+    "FROM unnest($1::text[], $2::text[]) AS u(id, rev) WHERE d.decision_id = u.id";
 
 static const char *SQL_RECHECK =
     "SELECT decision_id FROM epsync.decisions WHERE recheck LIMIT 500";
@@ -268,6 +254,20 @@ static int listen_channel(source *s, struct err *e)
     return 0;
 }
 
+/* The holiday calendar for deadlines; without it deliveries have no
+ * deadline and are claimed after those that have one. */
+static void load_calendar(source *s)
+{
+    calendar *cal = NULL;
+    struct err e;
+    if (calendar_load(&cal, s->cfg->calendar, &e) < 0) {
+        log_error("cannot read the holiday calendar, deadlines unknown", KV("error", e.msg));
+        return;
+    }
+    calendar_free(s->cal);
+    s->cal = cal;
+}
+
 int source_open(source **out, const struct config *cfg, db *state, struct err *e)
 {
     source *s = xcalloc(1, sizeof *s);
@@ -276,6 +276,7 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     s->cfg = cfg;
     s->state = state;
     *out = s;
+    load_calendar(s);
     if ((rc = db_open(&s->src, cfg->database.source, "source database", e)) < 0)
         return rc;
     if (!(s->relation = quote_relation(db_conn(s->src), cfg->database.source_relation)))
@@ -362,6 +363,7 @@ void source_free(source *s)
     scan_reset(s);
     window_forget(s);
     db_close(s->src);
+    calendar_free(s->cal);
     free(s->relation);
     free(s);
 }
@@ -369,6 +371,7 @@ void source_free(source *s)
 void source_set_config(source *s, const struct config *cfg)
 {
     s->cfg = cfg;
+    load_calendar(s);
 }
 
 void source_set_handoff(source *s, const struct source_handoff *h)
@@ -449,9 +452,20 @@ static void row_clear(struct row *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The legal deadline of a decision as text ("" when it has none). */
+static void due_on_text(const calendar *cal, const struct config *cfg, int kind, date_t decided,
+                        char out[11])
+{
+    out[0] = '\0';
+    if (!cal || decided == DATE_NONE)
+        return;
+    date_format(calendar_add_workdays(cal, decided,
+                                      cfg->deadline_days[kind < 0 ? KIND_OTHER : kind]), out);
+}
+
 /* Parse one source row; a row that cannot be used is reported and skipped. */
 static int row_parse(struct row *r, const char *upd, const char *id, const char *json,
-                     date_t today, const struct config *cfg)
+                     date_t today, const struct config *cfg, const calendar *cal)
 {
     json_object *v;
     const char *s;
@@ -464,7 +478,6 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
     s = fields_text(r->fields, "state");
     r->state = xstrdup(s ? s : "");
     json_object_object_del(r->fields, "state");
-    canon_revision(r->fields, r->revision);
 
     s = fields_text(r->fields, "kind");
     r->kind = s ? kind_parse(s) : -1;
@@ -497,73 +510,33 @@ static int row_parse(struct row *r, const char *upd, const char *id, const char 
              && publicity_warning_only(r->fields, (enum kind)r->kind))
         r->exclude = "warning_only";
     mask_fields(r->fields);
+    /* The revision is the hash of what may be published: a change to a
+     * field that never leaves (a phone, an address, the hidden digits of
+     * an ID number) makes no new revision, and the revision sent as the
+     * idempotency key tells nothing that masking hides. */
+    canon_revision(r->fields, r->revision);
+    due_on_text(cal, cfg, r->kind, r->decided_on, r->due_on);
     return 0;
 }
 
-/* The wanted outcome for one (decision, target); false when nothing changes. */
-struct plan {
-    const char *state;
-    bool want_withdraw;
-    const char *withdraw_type;
-    const char *withdraw_reason;
-    char reason[2048];
-};
-
-static bool plan_target(const struct row *r, const struct target_cfg *t, const struct have *h,
-                        struct plan *p)
+/* What the source says of row r as target t sees it; reasons is filled
+ * with the validation failures joined (the caller frees it). */
+static void source_view(const struct row *r, const struct target_cfg *t, struct buf *reasons,
+                        struct lc_source *out)
 {
-    bool revoked = strcmp(r->state, "revoked") == 0;
-    /* An unknown kind is not one this target declines: it is invalid (the
-     * reason is in r->reasons), so a human sees it instead of it passing
-     * as "not to be published". */
-    bool routed = r->kind < 0 || (t->kinds & (1u << r->kind));
-    const char *exclude = r->exclude ? r->exclude : routed ? NULL : "kind not routed to this target";
-    size_t nreasons = json_object_array_length(r->reasons);
-
-    memset(p, 0, sizeof *p);
-    if (revoked || (exclude && h->published && r->exclude)) {
-        if (h->published) {
-            if (h->want_withdraw)
-                return false;   /* already being taken down */
-            p->state = "withdraw_pending";
-            p->want_withdraw = true;
-            p->withdraw_type = "REVOKED";
-            p->withdraw_reason = revoked ? "decision revoked" : "decision may no longer be published";
-            snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked" : exclude);
-            return true;
-        }
-        if (h->exists && (!strcmp(h->state, "cancelled") || !strcmp(h->state, "withdrawn")))
-            return false;
-        p->state = "cancelled";
-        p->want_withdraw = true;
-        snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked before publication" : exclude);
-        return true;
-    }
-    if (exclude) {
-        p->state = "excluded";
-        snprintf(p->reason, sizeof p->reason, "%s", exclude);
-        return !h->exists || strcmp(h->state, "excluded") != 0;
-    }
-    if (nreasons > 0) {
-        struct buf b = BUF_INIT;
-        for (size_t i = 0; i < nreasons; i++)
-            buf_printf(&b, "%s%s", i ? "; " : "",
-                       json_object_get_string(json_object_array_get_idx(r->reasons, i)));
-        p->state = "invalid";
-        snprintf(p->reason, sizeof p->reason, "%s", buf_str(&b));
-        buf_free(&b);
-        return true;
-    }
-    if (h->published && !h->want_withdraw && !strcmp(h->state, "published")
-        && !strcmp(h->published_revision, r->revision))
-        return false;
-    p->state = "pending";
-    return true;
+    size_t n = json_object_array_length(r->reasons);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(reasons, "%s%s", i ? "; " : "",
+                   json_object_get_string(json_object_array_get_idx(r->reasons, i)));
+    *out = (struct lc_source){
+        .revoked = strcmp(r->state, "revoked") == 0,
+        .routed = r->kind < 0 || (t->kinds & (1u << r->kind)),
+        .exclude = r->exclude, .invalid = n ? buf_str(reasons) : NULL, .revision = r->revision,
+    };
 }
 
-/* Arrays for the batched statements of one page. */
+/* Arrays for the decisions of one page. */
 enum { D_ID, D_KIND, D_DECIDED, D_STATE, D_CONF, D_REV, D_FIELDS, D_UPD, D_EXCL, D_REASONS, D_N };
-enum { V_ID, V_TARGET, V_STATE, V_REV, V_WW, V_WT, V_WR, V_REASON, V_OWNER, V_N };
 
 struct page {
     struct row rows[PAGE_ROWS];
@@ -579,211 +552,297 @@ static void page_clear(struct page *pg)
     buf_free(&pg->ids);
 }
 
-static struct have *find_have(PGresult *r, json_object *idx, const char *id, const char *target,
-                              struct have *h)
+static struct lc_have find_have(PGresult *r, json_object *idx, const char *id, const char *target)
 {
     int i = db_index_find(idx, id, target);
-    memset(h, 0, sizeof *h);
     if (i < 0)
-        return h;
-    h->exists = true;
-    snprintf(h->state, sizeof h->state, "%s", PQgetvalue(r, i, 2));
-    h->published = !PQgetisnull(r, i, 3);
-    snprintf(h->published_revision, sizeof h->published_revision, "%s", PQgetvalue(r, i, 3));
-    h->want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
-    return h;
+        return (struct lc_have){ .exists = false, .state = LC_NEW };
+    return (struct lc_have){
+        .exists = true, .state = lc_state_parse(PQgetvalue(r, i, 2)),
+        .published_revision = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
+        .want_withdraw = PQgetvalue(r, i, 4)[0] == 't',
+    };
+}
+
+/* One page being stored: what it writes, audits and hands over. */
+struct store {
+    source *s;
+    struct row **chg;
+    int n;
+    struct buf d[D_N], known;
+    struct queue_wanted wanted;
+    PGresult *locked, *stored, *heads, *leased;
+    json_object *locked_idx, *stored_idx;
+    struct audit_event *ev;
+    char **details;
+    size_t nev;
+    /* hand-over: room per target, the earliest deadline waiting in its
+     * queue ("" none), and what was handed */
+    bool hand;
+    size_t *room_n, *room_b;
+    char (*head)[11];
+    struct { int row; size_t t; } *handed;
+    size_t nhanded;
+    int64_t lease_start;          /* monotonic ms before the page's transaction */
+};
+
+static void store_init(struct store *st, source *s, struct row **chg, int n)
+{
+    size_t nt = s->cfg->ntargets;
+    memset(st, 0, sizeof *st);
+    st->s = s;
+    st->chg = chg;
+    st->n = n;
+    st->room_n = xcalloc(nt + 1, sizeof *st->room_n);
+    st->room_b = xcalloc(nt + 1, sizeof *st->room_b);
+    st->head = xcalloc(nt + 1, sizeof *st->head);
+    st->handed = xcalloc((size_t)n * nt + 1, sizeof *st->handed);
+    st->ev = xcalloc((size_t)n * (nt + 1), sizeof *st->ev);
+    st->details = xcalloc((size_t)n * (nt + 1), sizeof *st->details);
+}
+
+static void store_free(struct store *st)
+{
+    db_index_free(st->locked_idx);
+    db_index_free(st->stored_idx);
+    PQclear(st->locked);
+    PQclear(st->stored);
+    PQclear(st->heads);
+    PQclear(st->leased);
+    free(st->room_n);
+    free(st->room_b);
+    free(st->head);
+    free(st->handed);
+    for (size_t k = 0; k < st->nev; k++) {
+        free(st->details[k]);
+        free((char *)st->ev[k].message);
+    }
+    free(st->details);
+    free(st->ev);
+    for (int k = 0; k < D_N; k++)
+        buf_free(&st->d[k]);
+    buf_free(&st->known);
+    queue_wanted_free(&st->wanted);
+}
+
+/* Will fresh deliveries be handed over?  Only when a decision is new and
+ * some target has room. */
+static void store_room(struct store *st)
+{
+    source *s = st->s;
+    bool fresh = false, room = false;
+    if (!s->handoff.take)
+        return;
+    for (int i = 0; i < st->n; i++)
+        fresh |= !st->chg[i]->known;
+    for (size_t t = 0; fresh && t < s->cfg->ntargets; t++) {
+        s->handoff.room(s->handoff.ctx, s->cfg->targets[t].name, &st->room_n[t], &st->room_b[t]);
+        room |= st->room_n[t] > 0;
+    }
+    st->hand = fresh && room;
+}
+
+static void store_decision_arrays(struct store *st)
+{
+    for (int i = 0; i < st->n; i++) {
+        struct row *r = st->chg[i];
+        const char *kind = r->kind >= 0 ? kind_name((enum kind)r->kind) : fields_text(r->fields, "kind");
+        char dbuf[11];
+        if (r->known)
+            db_array_add(&st->known, r->id);
+        db_array_add(&st->d[D_ID], r->id);
+        db_array_add(&st->d[D_KIND], kind ? kind : "");
+        if (r->decided_on != DATE_NONE)
+            date_format(r->decided_on, dbuf);
+        db_array_add(&st->d[D_DECIDED], r->decided_on != DATE_NONE ? dbuf : NULL);
+        db_array_add(&st->d[D_STATE], r->state);
+        db_array_add(&st->d[D_CONF], r->confidential ? "t" : "f");
+        db_array_add(&st->d[D_REV], r->revision);
+        db_array_add(&st->d[D_FIELDS], json_object_to_json_string_ext(
+            r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        db_array_add(&st->d[D_UPD], r->updated_at);
+        db_array_add(&st->d[D_EXCL], r->exclude);
+        db_array_add(&st->d[D_REASONS], json_object_array_length(r->reasons)
+                         ? json_object_to_json_string_ext(r->reasons, JSON_C_TO_STRING_PLAIN)
+                         : NULL);
+    }
+    for (int k = 0; k < D_N; k++)
+        db_array_end(&st->d[k]);
+    db_array_end(&st->known);
+}
+
+/* Inside the transaction: the decisions, the rows already there (locked),
+ * and the heads of the queues when handing over. */
+static int store_read(struct store *st, struct err *e)
+{
+    source *s = st->s;
+    struct buf sql = BUF_INIT, targets = BUF_INIT;
+    const char *dp[D_N];
+    int rc;
+
+    for (int k = 0; k < D_N; k++)
+        dp[k] = st->d[k].data;
+    buf_puts(&sql, SQL_UPSERT_DECISIONS);
+    if (st->hand)
+        buf_puts(&sql, SQL_UPSERT_DECISIONS_RETURNING_SUFFIX);
+    rc = db_exec(s->state, "store decisions", sql.data, D_N, dp, st->hand ? &st->stored : NULL, e);
+    buf_free(&sql);
+    if (rc < 0)
+        return rc;
+    st->stored_idx = st->hand ? db_index_rows(st->stored, 0, -1) : NULL;
+    if (st->known.len > 2   /* "{}" is nothing known */
+        && (rc = queue_lock_known(s->state, st->known.data, &st->locked, e)) < 0)
+        return rc;
+    st->locked_idx = db_index_rows(st->locked, 0, 1);
+    if (!st->hand)
+        return 0;
+    for (size_t t = 0; t < s->cfg->ntargets; t++)
+        db_array_add(&targets, s->cfg->targets[t].name);
+    db_array_end(&targets);
+    rc = queue_heads(s->state, targets.data, &st->heads, e);
+    buf_free(&targets);
+    for (int i = 0; rc == 0 && i < PQntuples(st->heads) && (size_t)i < s->cfg->ntargets; i++)
+        snprintf(st->head[i], sizeof st->head[i], "%s", PQgetvalue(st->heads, i, 1));
+    return rc;
+}
+
+/* A new decision's pending delivery is handed over when the target has
+ * room and nothing waiting in its queue is due sooner. */
+static bool store_give(struct store *st, int i, size_t t, const struct lc_have *h,
+                       const struct lc_want *w)
+{
+    const struct row *r = st->chg[i];
+    if (!st->hand || r->known || h->exists || w->state != LC_PENDING)
+        return false;
+    if (st->head[t][0] && (!r->due_on[0] || strcmp(r->due_on, st->head[t]) > 0))
+        return false;
+    int k = db_index_find(st->stored_idx, r->id, NULL);
+    size_t flen = k >= 0 ? (size_t)PQgetlength(st->stored, k, 1) : 0;
+    if (k < 0 || st->room_n[t] == 0 || flen > st->room_b[t])
+        return false;
+    st->room_n[t]--;
+    st->room_b[t] -= flen;
+    st->handed[st->nhanded].row = i;
+    st->handed[st->nhanded++].t = t;
+    return true;
+}
+
+static void store_state_event(struct store *st, const struct row *r, const char *target,
+                              const struct lc_have *h, const struct lc_want *w)
+{
+    struct buf sd = BUF_INIT;
+    buf_printf(&sd, "%s->%s", lc_state_name(h->exists ? h->state : LC_NEW),
+               lc_state_name(w->state));
+    st->details[st->nev] = buf_steal(&sd);
+    st->ev[st->nev] = (struct audit_event){
+        .actor = "daemon", .decision_id = r->id, .target = target, .operation = "state",
+        .latency_ms = -1, .detail = st->details[st->nev], .message = xstrdup(w->reason),
+    };
+    st->nev++;
+}
+
+/* One "detect" event per decision names every target's transition; a
+ * transition with a reason (invalid, excluded, withdrawal, cancelled)
+ * also gets a "state" event of its own that carries the reason. */
+static void store_plan(struct store *st)
+{
+    source *s = st->s;
+    for (int i = 0; i < st->n; i++) {
+        struct row *r = st->chg[i];
+        struct buf det = BUF_INIT;
+        size_t detect_ev = st->nev++;
+        buf_printf(&det, "state=%s revision=%.12s", r->state, r->revision);
+        for (size_t t = 0; t < s->cfg->ntargets; t++) {
+            const struct target_cfg *tc = &s->cfg->targets[t];
+            struct buf reasons = BUF_INIT;
+            struct lc_source src;
+            struct lc_want w;
+            if (!tc->enabled)
+                continue;
+            struct lc_have h = find_have(st->locked, st->locked_idx, r->id, tc->name);
+            source_view(r, tc, &reasons, &src);
+            if (lifecycle_want(&src, &h, &w)) {
+                bool give = store_give(st, i, t, &h, &w);
+                queue_wanted_add(&st->wanted, r->id, tc->name, &w, r->revision, r->due_on,
+                                 give ? s->handoff.owner : NULL);
+                buf_printf(&det, " %s:%s->%s", tc->name, lc_state_name(h.exists ? h.state : LC_NEW),
+                           lc_state_name(w.state));
+                if (w.reason)
+                    store_state_event(st, r, tc->name, &h, &w);
+                if (w.state == LC_INVALID)
+                    log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
+                                KVI("reasons", json_object_array_length(r->reasons)));
+                else if (w.state == LC_WITHDRAW_PENDING)
+                    log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
+                             KV("reason", w.reason));
+            }
+            buf_free(&reasons);
+        }
+        st->details[detect_ev] = buf_steal(&det);
+        st->ev[detect_ev] = (struct audit_event){
+            .actor = "daemon", .decision_id = r->id, .operation = "detect",
+            .latency_ms = -1, .detail = st->details[detect_ev],
+        };
+    }
+}
+
+/* After the commit: give the sender what was stored leased to it. */
+static void store_hand_over(struct store *st)
+{
+    source *s = st->s;
+    json_object *idx = st->leased ? db_index_rows(st->leased, 0, 1) : NULL;
+    for (size_t k = 0; k < st->nhanded; k++) {
+        const struct row *r = st->chg[st->handed[k].row];
+        const char *target = s->cfg->targets[st->handed[k].t].name;
+        int row = db_index_find(st->stored_idx, r->id, NULL);
+        int lr = db_index_find(idx, r->id, target);
+        if (row < 0 || lr < 0 || PQgetisnull(st->leased, lr, 2))
+            continue;
+        struct handed_work w = {
+            .target = target, .decision_id = r->id, .kind = r->kind, .revision = r->revision,
+            .fields = PQgetvalue(st->stored, row, 1), .due_on = r->due_on,
+            .lease_token = atoll(PQgetvalue(st->leased, lr, 2)),
+            .lease_until = st->lease_start + s->handoff.lease_ms,
+        };
+        s->handoff.take(s->handoff.ctx, &w);
+    }
+    db_index_free(idx);
 }
 
 /* Write the changed rows of a page: decisions, deliveries, audit. */
 static int store_changes(source *s, struct row **chg, int n, struct err *e)
 {
-    struct buf d[D_N], v[V_N], known = BUF_INIT, sql = BUF_INIT;
-    struct audit_event *ev = NULL;
-    char **details = NULL;
-    size_t nev = 0, evcap = 0, nt = s->cfg->ntargets;
-    PGresult *locked = NULL, *stored = NULL;
-    json_object *locked_idx = NULL, *stored_idx = NULL;
-    /* fresh deliveries handed over: room per target, and which were */
-    size_t *room_n = xcalloc(nt + 1, sizeof *room_n), *room_b = xcalloc(nt + 1, sizeof *room_b);
-    struct { int row; size_t t; } *handed = xcalloc((size_t)n * nt + 1, sizeof *handed);
-    size_t nhanded = 0;
-    bool hand = false;
-    char lease[24];
+    struct store st;
     int rc;
 
-    if (s->handoff.take) {
-        bool fresh = false, room = false;
-        for (int i = 0; i < n; i++)
-            fresh |= !chg[i]->known;
-        for (size_t t = 0; fresh && t < nt; t++) {
-            s->handoff.room(s->handoff.ctx, s->cfg->targets[t].name, &room_n[t], &room_b[t]);
-            room |= room_n[t] > 0;
-        }
-        hand = fresh && room;
-    }
-    snprintf(lease, sizeof lease, "%lld", (long long)s->handoff.lease_ms);
-    memset(d, 0, sizeof d);
-    memset(v, 0, sizeof v);
-    for (int i = 0; i < n; i++) {
-        struct row *r = chg[i];
-        char dbuf[11];
-        const char *fields = json_object_to_json_string_ext(
-            r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (r->known)
-            db_array_add(&known, r->id);
-        db_array_add(&d[D_ID], r->id);
-        db_array_add(&d[D_KIND], r->kind >= 0 ? kind_name((enum kind)r->kind)
-                                              : fields_text(r->fields, "kind") ? fields_text(r->fields, "kind") : "");
-        if (r->decided_on != DATE_NONE)
-            date_format(r->decided_on, dbuf);
-        db_array_add(&d[D_DECIDED], r->decided_on != DATE_NONE ? dbuf : NULL);
-        db_array_add(&d[D_STATE], r->state);
-        db_array_add(&d[D_CONF], r->confidential ? "t" : "f");
-        db_array_add(&d[D_REV], r->revision);
-        db_array_add(&d[D_FIELDS], fields);
-        db_array_add(&d[D_UPD], r->updated_at);
-        db_array_add(&d[D_EXCL], r->exclude);
-        db_array_add(&d[D_REASONS], json_object_array_length(r->reasons)
-                                        ? json_object_to_json_string_ext(r->reasons, JSON_C_TO_STRING_PLAIN)
-                                        : NULL);
-    }
-    for (int k = 0; k < D_N; k++)
-        db_array_end(&d[k]);
-    db_array_end(&known);
-
+    store_init(&st, s, chg, n);
+    store_room(&st);
+    store_decision_arrays(&st);
+    st.lease_start = clock_mono_ms();
     /* Lazy commit: a detection lost in a server crash is simply detected
      * again from the source; nothing has been sent on its account yet.
      * Unless deliveries are handed over: they are sent at once, so the
      * page is committed durably first. */
-    if ((rc = hand ? db_begin(s->state, e) : db_begin_lazy(s->state, e)) < 0)
+    if ((rc = st.hand ? db_begin(s->state, e) : db_begin_lazy(s->state, e)) < 0)
         goto out;
-    const char *dp[D_N];
-    for (int k = 0; k < D_N; k++)
-        dp[k] = d[k].data;
-    buf_puts(&sql, SQL_UPSERT_DECISIONS);
-    if (hand)
-        buf_puts(&sql, SQL_UPSERT_DECISIONS_RETURNING_SUFFIX);
-    if ((rc = db_exec(s->state, "store decisions", sql.data, D_N, dp, hand ? &stored : NULL, e)) < 0)
+    if ((rc = store_read(&st, e)) < 0)
         goto fail;
-    stored_idx = hand ? db_index_rows(stored, 0, -1) : NULL;
-    const char *lp[1] = { known.data };
-    if (known.len > 2   /* "{}" is nothing known */
-        && (rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
+    store_plan(&st);
+    bool any = st.wanted.n > 0;
+    if ((rc = queue_store_wanted(s->state, &st.wanted, s->handoff.lease_ms,
+                                 st.nhanded ? &st.leased : NULL, e)) < 0
+        || (rc = audit_append(s->state, st.ev, st.nev, e)) < 0)
         goto fail;
-
-    locked_idx = db_index_rows(locked, 0, 1);
-    evcap = (size_t)n * (s->cfg->ntargets + 1);
-    ev = xcalloc(evcap, sizeof *ev);
-    details = xcalloc(evcap, sizeof *details);
-    /* One "detect" event per decision names every target's transition;
-     * a transition with a reason (invalid, excluded, withdrawal, cancelled)
-     * also gets a "state" event of its own that carries the reason. */
-    for (int i = 0; i < n; i++) {
-        struct row *r = chg[i];
-        struct buf det = BUF_INIT;
-        size_t detect_ev = nev++;
-        buf_printf(&det, "state=%s revision=%.12s", r->state, r->revision);
-        for (size_t t = 0; t < s->cfg->ntargets; t++) {
-            const struct target_cfg *tc = &s->cfg->targets[t];
-            struct have h;
-            struct plan p;
-            if (!tc->enabled)
-                continue;
-            find_have(locked, locked_idx, r->id, tc->name, &h);
-            if (!plan_target(r, tc, &h, &p))
-                continue;
-            db_array_add(&v[V_ID], r->id);
-            db_array_add(&v[V_TARGET], tc->name);
-            db_array_add(&v[V_STATE], p.state);
-            db_array_add(&v[V_REV], r->revision);
-            db_array_add(&v[V_WW], p.want_withdraw ? "t" : "f");
-            db_array_add(&v[V_WT], p.withdraw_type);
-            db_array_add(&v[V_WR], p.withdraw_reason);
-            db_array_add(&v[V_REASON], p.reason[0] ? p.reason : NULL);
-            /* A new decision's pending delivery: handed over when there is room. */
-            int k = hand && !r->known && !h.exists && !strcmp(p.state, "pending")
-                        ? db_index_find(stored_idx, r->id, NULL) : -1;
-            size_t flen = k >= 0 ? (size_t)PQgetlength(stored, k, 1) : 0;
-            bool give = k >= 0 && room_n[t] > 0 && flen <= room_b[t];
-            if (give) {
-                room_n[t]--;
-                room_b[t] -= flen;
-                handed[nhanded].row = i;
-                handed[nhanded++].t = t;
-            }
-            db_array_add(&v[V_OWNER], give ? s->handoff.owner : NULL);
-            buf_printf(&det, " %s:%s->%s", tc->name, h.exists ? h.state : "new", p.state);
-            if (p.reason[0]) {
-                struct buf sd = BUF_INIT;
-                buf_printf(&sd, "%s->%s", h.exists ? h.state : "new", p.state);
-                details[nev] = buf_steal(&sd);
-                ev[nev] = (struct audit_event){
-                    .actor = "daemon", .decision_id = r->id, .target = tc->name,
-                    .operation = "state", .latency_ms = -1, .detail = details[nev],
-                    .message = xstrdup(p.reason),
-                };
-                nev++;
-            }
-            if (!strcmp(p.state, "invalid"))
-                log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
-                            KVI("reasons", json_object_array_length(r->reasons)));
-            else if (!strcmp(p.state, "withdraw_pending"))
-                log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
-                         KV("reason", p.reason));
-        }
-        details[detect_ev] = buf_steal(&det);
-        ev[detect_ev] = (struct audit_event){
-            .actor = "daemon", .decision_id = r->id, .operation = "detect",
-            .latency_ms = -1, .detail = details[detect_ev],
-        };
-    }
-
-    if (v[V_ID].len) {
-        const char *vp[V_N + 1];
-        for (int k = 0; k < V_N; k++) {
-            db_array_end(&v[k]);
-            vp[k] = v[k].data;
-        }
-        vp[V_N] = lease;
-        if ((rc = db_exec(s->state, "store deliveries", SQL_UPSERT_DELIVERIES, V_N + 1, vp, NULL, e)) < 0)
-            goto fail;
-    }
-    if ((rc = audit_append(s->state, ev, nev, e)) < 0)
+    if (any && (rc = db_exec(s->state, "wake deliverers", "SELECT pg_notify('epsync_wake', '')",
+                             0, NULL, NULL, e)) < 0)
         goto fail;
-    if (v[V_ID].len && (rc = db_exec(s->state, "wake deliverers", "SELECT pg_notify('epsync_wake', '')",
-                                     0, NULL, NULL, e)) < 0)
-        goto fail;
-    if ((rc = db_commit(s->state, e)) < 0)
-        goto out;
-    for (size_t k = 0; k < nhanded; k++) {
-        const struct row *r = chg[handed[k].row];
-        int row = db_index_find(stored_idx, r->id, NULL);
-        s->handoff.take(s->handoff.ctx, s->cfg->targets[handed[k].t].name, r->id, r->kind,
-                        r->revision, PQgetvalue(stored, row, 1));
-    }
+    if ((rc = db_commit(s->state, e)) == 0)
+        store_hand_over(&st);
     goto out;
 fail:
     db_rollback(s->state);
 out:
-    db_index_free(locked_idx);
-    PQclear(locked);
-    db_index_free(stored_idx);
-    PQclear(stored);
-    free(room_n);
-    free(room_b);
-    free(handed);
-    buf_free(&sql);
-    for (size_t k = 0; k < nev; k++) {
-        free(details[k]);
-        free((char *)ev[k].message);
-    }
-    free(details);
-    free(ev);
-    for (int k = 0; k < D_N; k++)
-        buf_free(&d[k]);
-    for (int k = 0; k < V_N; k++)
-        buf_free(&v[k]);
-    buf_free(&known);
+    store_free(&st);
     return rc;
 }
 
@@ -850,7 +909,8 @@ static int read_page(source *s, PGresult *res, struct page *pg, int64_t now_ms)
             log_warning("source row without updated_at skipped", KV("decision", id));
             continue;
         }
-        if (row_parse(r, PQgetvalue(res, i, 0), id, PQgetvalue(res, i, 2), today, s->cfg) < 0) {
+        if (row_parse(r, PQgetvalue(res, i, 0), id, PQgetvalue(res, i, 2), today, s->cfg,
+                      s->cal) < 0) {
             log_error("source row unreadable, skipped", KV("decision", id));
             row_clear(r);
             continue;
@@ -1098,8 +1158,8 @@ static int scan_progress(source *s, bool finished, struct err *e)
     return db_exec_lazy(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
 }
 
-int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
-                struct err *e)
+static int poll_pass(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                     struct err *e)
 {
     struct buf sql = BUF_INIT;
     struct page *pg = xcalloc(1, sizeof *pg);
@@ -1178,4 +1238,86 @@ out:
     free(pg);
     buf_free(&sql);
     return rc;
+}
+
+/* Decisions stored before schema version 3 carry a revision of the
+ * unmasked field set.  Their revision is recomputed from the stored
+ * (masked) fields — the same set the revision of a row read now covers —
+ * and rows that wanted or held the old one say the new one: nothing is
+ * sent for it, the audit says "revision rebased".  Their deadline is set
+ * too.  Returns how many were rebased (0: none left). */
+static int rebase_legacy(source *s, struct err *e)
+{
+    PGresult *r = NULL;
+    struct buf ids = BUF_INIT, olds = BUF_INIT, news = BUF_INIT, dues = BUF_INIT;
+    struct audit_event *ev = NULL;
+    char (*det)[96] = NULL;
+    int n = 0, rc;
+
+    if ((rc = db_begin(s->state, e)) < 0)
+        return rc;
+    if ((rc = db_exec(s->state, "read decisions to rebase", SQL_LEGACY, 0, NULL, &r, e)) < 0)
+        goto fail;
+    n = PQntuples(r);
+    ev = xcalloc((size_t)n + 1, sizeof *ev);
+    det = xcalloc((size_t)n + 1, sizeof *det);
+    for (int i = 0; i < n; i++) {
+        json_object *f = json_tokener_parse(PQgetvalue(r, i, 4));
+        const char *kind = PQgetvalue(r, i, 1);
+        char rev[65], due[11];
+        date_t decided;
+        canon_revision(f, rev);
+        json_object_put(f);
+        if (PQgetisnull(r, i, 2) || date_parse(PQgetvalue(r, i, 2), &decided) < 0)
+            decided = DATE_NONE;
+        due_on_text(s->cal, s->cfg, kind_parse(kind), decided, due);
+        db_array_add(&ids, PQgetvalue(r, i, 0));
+        db_array_add(&olds, PQgetvalue(r, i, 3));
+        db_array_add(&news, rev);
+        db_array_add(&dues, due[0] ? due : NULL);
+        snprintf(det[i], sizeof det[i], "revision rebased %.12s->%.12s (masked field set)",
+                 PQgetvalue(r, i, 3), rev);
+        ev[i] = (struct audit_event){ .actor = "daemon", .decision_id = PQgetvalue(r, i, 0),
+                                      .operation = "rebase", .latency_ms = -1, .detail = det[i] };
+    }
+    db_array_end(&ids);
+    db_array_end(&olds);
+    db_array_end(&news);
+    db_array_end(&dues);
+    const char *p[2] = { ids.data, news.data };
+    if (n > 0 && ((rc = queue_rebase(s->state, ids.data, olds.data, news.data, dues.data, e)) < 0
+                  || (rc = db_exec(s->state, "store rebased revisions", SQL_LEGACY_DONE, 2, p,
+                                   NULL, e)) < 0
+                  || (rc = audit_append(s->state, ev, (size_t)n, e)) < 0))
+        goto fail;
+    if ((rc = db_commit(s->state, e)) < 0)
+        goto out;
+    if (n > 0)
+        log_notice("revisions rebased on the masked field set", KVI("decisions", n));
+    rc = n;
+    goto out;
+fail:
+    db_rollback(s->state);
+out:
+    PQclear(r);
+    free(ev);
+    free(det);
+    buf_free(&ids);
+    buf_free(&olds);
+    buf_free(&news);
+    buf_free(&dues);
+    return rc;
+}
+
+int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                struct err *e)
+{
+    if (!s->legacy_done) {
+        memset(st, 0, sizeof *st);
+        int n = rebase_legacy(s, e);
+        if (n != 0)
+            return n < 0 ? n : 1;   /* more to rebase before the pass */
+        s->legacy_done = true;
+    }
+    return poll_pass(s, reconcile, now_ms, st, e);
 }

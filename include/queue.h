@@ -86,9 +86,9 @@ int queue_next_due_ms(db *d, int64_t *ms, struct err *e);
  * state, published_revision, want_withdraw). */
 int queue_lock_known(db *d, const char *ids, PGresult **out, struct err *e);
 
-/* For each target of the array literal targets: the earliest deadline of
- * the work waiting in its queue (due now, not leased); rows (target,
- * due_on), due_on NULL when nothing dated waits. */
+/* For each target of the array literal targets, in its order: the first
+ * row a claim would take now (due now, not leased); rows (target, due_on,
+ * want_withdraw), NULLs when nothing waits. */
 int queue_heads(db *d, const char *targets, PGresult **out, struct err *e);
 
 /* Wanted rows of one page, written by one statement. */

@@ -151,11 +151,13 @@ static const char *SQL_LOCK_KNOWN =
 
 /* The head of each target's queue in claim order (SQL_CLAIM). */
 static const char *SQL_HEADS =
-    "SELECT t.name, (SELECT to_char(x.due_on, 'YYYY-MM-DD') FROM epsync.deliveries x "
+    "SELECT t.name, to_char(h.due_on, 'YYYY-MM-DD'), h.want_withdraw "
+    "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n) "
+    "LEFT JOIN LATERAL (SELECT x.due_on, x.want_withdraw FROM epsync.deliveries x "
     "  WHERE x.target = t.name AND x.state IN ('pending', 'retry', 'withdraw_pending') "
     "    AND x.next_attempt_at <= now() AND (x.lease_until IS NULL OR x.lease_until < now()) "
-    "  ORDER BY x.due_on NULLS LAST, x.want_withdraw DESC, x.next_attempt_at LIMIT 1) "
-    "FROM unnest($1::text[]) AS t(name)";
+    "  ORDER BY x.due_on NULLS LAST, x.want_withdraw DESC, x.next_attempt_at LIMIT 1) AS h "
+    "  ON true ORDER BY t.n";
 
 static const char *SQL_STORE_WANTED =
     "INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision, "

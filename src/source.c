@@ -576,11 +576,12 @@ struct store {
     struct audit_event *ev;
     char **details;
     size_t nev;
-    /* hand-over: room per target, the earliest deadline waiting in its
-     * queue ("" none), and what was handed */
+    /* hand-over: room per target, the first work in its queue (in the
+     * database or going there from this page), and what was handed */
     bool hand;
     size_t *room_n, *room_b;
-    char (*head)[11];
+    struct head { char due_on[11]; bool withdraw; bool any; } *head;
+    struct plan { bool changed; struct lc_have h; struct lc_want w; struct buf reasons; } *plan;
     struct { int row; size_t t; } *handed;
     size_t nhanded;
     int64_t lease_start;          /* monotonic ms before the page's transaction */
@@ -596,6 +597,7 @@ static void store_init(struct store *st, source *s, struct row **chg, int n)
     st->room_n = xcalloc(nt + 1, sizeof *st->room_n);
     st->room_b = xcalloc(nt + 1, sizeof *st->room_b);
     st->head = xcalloc(nt + 1, sizeof *st->head);
+    st->plan = xcalloc((size_t)n * nt + 1, sizeof *st->plan);
     st->handed = xcalloc((size_t)n * nt + 1, sizeof *st->handed);
     st->ev = xcalloc((size_t)n * (nt + 1), sizeof *st->ev);
     st->details = xcalloc((size_t)n * (nt + 1), sizeof *st->details);
@@ -612,6 +614,9 @@ static void store_free(struct store *st)
     free(st->room_n);
     free(st->room_b);
     free(st->head);
+    for (size_t k = 0; k < (size_t)st->n * st->s->cfg->ntargets; k++)
+        buf_free(&st->plan[k].reasons);
+    free(st->plan);
     free(st->handed);
     for (size_t k = 0; k < st->nev; k++) {
         free(st->details[k]);
@@ -671,6 +676,28 @@ static void store_decision_arrays(struct store *st)
     db_array_end(&st->known);
 }
 
+/* Claim order (queue.c SQL_CLAIM): the earliest deadline first, undated
+ * last, a withdrawal before a publication of the same deadline.  true
+ * when work (due_on, withdraw) comes before the head. */
+static bool before_head(const struct head *hd, const char *due_on, bool withdraw)
+{
+    if (!hd->any)
+        return true;
+    if (!hd->due_on[0] || !due_on[0])
+        return !hd->due_on[0] && (due_on[0] || withdraw || !hd->withdraw);
+    int c = strcmp(due_on, hd->due_on);
+    return c < 0 || (c == 0 && (withdraw || !hd->withdraw));
+}
+
+static void head_note(struct head *hd, const char *due_on, bool withdraw)
+{
+    if (hd->any && !before_head(hd, due_on, withdraw))
+        return;
+    snprintf(hd->due_on, sizeof hd->due_on, "%s", due_on ? due_on : "");
+    hd->withdraw = withdraw;
+    hd->any = true;
+}
+
 /* Inside the transaction: the decisions, the rows already there (locked),
  * and the heads of the queues when handing over. */
 static int store_read(struct store *st, struct err *e)
@@ -702,19 +729,26 @@ static int store_read(struct store *st, struct err *e)
     rc = queue_heads(s->state, targets.data, &st->heads, e);
     buf_free(&targets);
     for (int i = 0; rc == 0 && i < PQntuples(st->heads) && (size_t)i < s->cfg->ntargets; i++)
-        snprintf(st->head[i], sizeof st->head[i], "%s", PQgetvalue(st->heads, i, 1));
+        if (!PQgetisnull(st->heads, i, 2))
+            head_note(&st->head[i], PQgetvalue(st->heads, i, 1),
+                      PQgetvalue(st->heads, i, 2)[0] == 't');
     return rc;
 }
 
-/* A new decision's pending delivery is handed over when the target has
- * room and nothing waiting in its queue is due sooner. */
-static bool store_give(struct store *st, int i, size_t t, const struct lc_have *h,
-                       const struct lc_want *w)
+/* Could this new decision's pending delivery be handed over (room and
+ * order aside)? */
+static bool store_handable(const struct store *st, int i, const struct plan *pl)
 {
     const struct row *r = st->chg[i];
-    if (!st->hand || r->known || h->exists || w->state != LC_PENDING)
-        return false;
-    if (st->head[t][0] && (!r->due_on[0] || strcmp(r->due_on, st->head[t]) > 0))
+    return st->hand && !r->known && !pl->h.exists && pl->w.state == LC_PENDING;
+}
+
+/* It is handed over when the target has room and nothing in its queue, or
+ * going there from this page, is due sooner (claim order). */
+static bool store_give(struct store *st, int i, size_t t, const struct plan *pl)
+{
+    const struct row *r = st->chg[i];
+    if (!store_handable(st, i, pl) || !before_head(&st->head[t], r->due_on, false))
         return false;
     int k = db_index_find(st->stored_idx, r->id, NULL);
     size_t flen = k >= 0 ? (size_t)PQgetlength(st->stored, k, 1) : 0;
@@ -725,6 +759,30 @@ static bool store_give(struct store *st, int i, size_t t, const struct lc_have *
     st->handed[st->nhanded].row = i;
     st->handed[st->nhanded++].t = t;
     return true;
+}
+
+/* What each (decision, target) of the page wants; the work this page puts
+ * in the queue itself moves the head the hand-over must not overtake. */
+static void store_want(struct store *st)
+{
+    source *s = st->s;
+    size_t nt = s->cfg->ntargets;
+    for (int i = 0; i < st->n; i++) {
+        struct row *r = st->chg[i];
+        for (size_t t = 0; t < nt; t++) {
+            const struct target_cfg *tc = &s->cfg->targets[t];
+            struct plan *pl = &st->plan[(size_t)i * nt + t];
+            struct lc_source src;
+            if (!tc->enabled)
+                continue;
+            pl->h = find_have(st->locked, st->locked_idx, r->id, tc->name);
+            source_view(r, tc, &pl->reasons, &src);
+            pl->changed = lifecycle_want(&src, &pl->h, &pl->w);
+            if (pl->changed && !store_handable(st, i, pl)
+                && (pl->w.state == LC_PENDING || pl->w.state == LC_WITHDRAW_PENDING))
+                head_note(&st->head[t], r->due_on, pl->w.want_withdraw);
+        }
+    }
 }
 
 static void store_state_event(struct store *st, const struct row *r, const char *target,
@@ -747,36 +805,31 @@ static void store_state_event(struct store *st, const struct row *r, const char 
 static void store_plan(struct store *st)
 {
     source *s = st->s;
+    size_t nt = s->cfg->ntargets;
+    store_want(st);
     for (int i = 0; i < st->n; i++) {
         struct row *r = st->chg[i];
         struct buf det = BUF_INIT;
         size_t detect_ev = st->nev++;
         buf_printf(&det, "state=%s revision=%.12s", r->state, r->revision);
-        for (size_t t = 0; t < s->cfg->ntargets; t++) {
-            const struct target_cfg *tc = &s->cfg->targets[t];
-            struct buf reasons = BUF_INIT;
-            struct lc_source src;
-            struct lc_want w;
-            if (!tc->enabled)
+        for (size_t t = 0; t < nt; t++) {
+            const char *target = s->cfg->targets[t].name;
+            const struct plan *pl = &st->plan[(size_t)i * nt + t];
+            if (!pl->changed)
                 continue;
-            struct lc_have h = find_have(st->locked, st->locked_idx, r->id, tc->name);
-            source_view(r, tc, &reasons, &src);
-            if (lifecycle_want(&src, &h, &w)) {
-                bool give = store_give(st, i, t, &h, &w);
-                queue_wanted_add(&st->wanted, r->id, tc->name, &w, r->revision, r->due_on,
-                                 give ? s->handoff.owner : NULL);
-                buf_printf(&det, " %s:%s->%s", tc->name, lc_state_name(h.exists ? h.state : LC_NEW),
-                           lc_state_name(w.state));
-                if (w.reason)
-                    store_state_event(st, r, tc->name, &h, &w);
-                if (w.state == LC_INVALID)
-                    log_warning("decision invalid", KV("decision", r->id), KV("target", tc->name),
-                                KVI("reasons", json_object_array_length(r->reasons)));
-                else if (w.state == LC_WITHDRAW_PENDING)
-                    log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
-                             KV("reason", w.reason));
-            }
-            buf_free(&reasons);
+            bool give = store_give(st, i, t, pl);
+            queue_wanted_add(&st->wanted, r->id, target, &pl->w, r->revision, r->due_on,
+                             give ? s->handoff.owner : NULL);
+            buf_printf(&det, " %s:%s->%s", target, lc_state_name(pl->h.exists ? pl->h.state : LC_NEW),
+                       lc_state_name(pl->w.state));
+            if (pl->w.reason)
+                store_state_event(st, r, target, &pl->h, &pl->w);
+            if (pl->w.state == LC_INVALID)
+                log_warning("decision invalid", KV("decision", r->id), KV("target", target),
+                            KVI("reasons", json_object_array_length(r->reasons)));
+            else if (pl->w.state == LC_WITHDRAW_PENDING)
+                log_info("withdrawal queued", KV("decision", r->id), KV("target", target),
+                         KV("reason", pl->w.reason));
         }
         st->details[detect_ev] = buf_steal(&det);
         st->ev[detect_ev] = (struct audit_event){

@@ -277,6 +277,53 @@ void result_clear(struct result *r)
 
 /* ------------------------------------------------------------------ */
 
+/* The row's new values, one element of each column of SQL_RECORD. */
+static void record_columns(struct buf col[C_N], const struct result *x, const struct row_next *nx)
+{
+    char attempts[16], delay[24], http[16];
+    snprintf(attempts, sizeof attempts, "%d", nx->attempts);
+    snprintf(delay, sizeof delay, "%lld", (long long)(x->kind == RES_TRANSIENT ? x->delay_ms : 0));
+    snprintf(http, sizeof http, "%d", x->http_status);
+    db_array_add(&col[C_ID], x->decision_id);
+    db_array_add(&col[C_TARGET], x->target);
+    db_array_add(&col[C_STATE], nx->state);
+    db_array_add(&col[C_PUB], nx->published_revision);
+    db_array_add(&col[C_RECEIPT], nx->receipt);
+    db_array_add(&col[C_ATTEMPTS], attempts);
+    db_array_add(&col[C_COUNTS], nx->counts_attempt ? "t" : "f");
+    db_array_add(&col[C_SETPUB], nx->set_published ? "t" : "f");
+    db_array_add(&col[C_SETWD], nx->set_withdrawn ? "t" : "f");
+    db_array_add(&col[C_CLEARERR], nx->clear_error ? "t" : "f");
+    db_array_add(&col[C_DELAY], delay);
+    db_array_add(&col[C_CODE], x->code && *x->code ? x->code : NULL);
+    db_array_add(&col[C_MSG], x->message && *x->message ? x->message : NULL);
+    db_array_add(&col[C_HTTP], x->http_status ? http : NULL);
+    db_array_add(&col[C_EXPIRES], nx->keep_expiry ? NULL : x->expires_on);
+    db_array_add(&col[C_KEEPEXP], nx->keep_expiry ? "t" : "f");
+    db_array_add(&col[C_REASON], !strcmp(nx->state, "rejected") ? x->message : NULL);
+}
+
+/* The audit event of a recorded outcome: an attempt, or a settlement
+ * without a request. */
+static struct audit_event attempt_event(const struct result *x, const char *old_state,
+                                        const struct row_next *nx, char **detail)
+{
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "op=%s result=%s %s->%s", op_name(x->op), result_word(x->kind), old_state,
+               nx->state);
+    if (x->request_id)
+        buf_printf(&b, " request_id=%s", x->request_id);
+    *detail = buf_steal(&b);
+    return (struct audit_event){
+        .actor = "daemon", .decision_id = x->decision_id, .target = x->target,
+        .operation = nx->counts_attempt ? "attempt" : "settle",
+        .attempt = nx->counts_attempt ? x->attempt : 0, .http_status = x->http_status,
+        .code = x->code, .message = x->message,
+        .latency_ms = nx->counts_attempt ? x->latency_ms : -1,
+        .receipt = nx->receipt, .body_sha256 = x->body_sha256, .detail = *detail,
+    };
+}
+
 /* Does owner hold row k's lease under token?  A token alone decides: a
  * lease that ran out but was not claimed again is still ours (no one else
  * can have sent meanwhile; the row is locked now). */
@@ -348,49 +395,14 @@ int queue_record(db *d, const char *owner, struct result *res, size_t n, struct 
             .attempts = atoi(PQgetvalue(locked, k, 7)),
         };
         struct row_next nx;
-        char attempts[16], delay[24], http[16];
         struct lc_outcome oc = { .kind = x->kind, .op = x->op, .revision = x->revision,
                                  .receipt = x->receipt };
         lifecycle_next(&cur, &oc, &nx);
         snprintf(x->new_state, sizeof x->new_state, "%s", nx.state);
-        snprintf(attempts, sizeof attempts, "%d", nx.attempts);
-        snprintf(delay, sizeof delay, "%lld",
-                 (long long)(x->kind == RES_TRANSIENT ? x->delay_ms : 0));
-        snprintf(http, sizeof http, "%d", x->http_status);
-        db_array_add(&col[C_ID], x->decision_id);
-        db_array_add(&col[C_TARGET], x->target);
-        db_array_add(&col[C_STATE], nx.state);
-        db_array_add(&col[C_PUB], nx.published_revision);
-        db_array_add(&col[C_RECEIPT], nx.receipt);
-        db_array_add(&col[C_ATTEMPTS], attempts);
-        db_array_add(&col[C_COUNTS], nx.counts_attempt ? "t" : "f");
-        db_array_add(&col[C_SETPUB], nx.set_published ? "t" : "f");
-        db_array_add(&col[C_SETWD], nx.set_withdrawn ? "t" : "f");
-        db_array_add(&col[C_CLEARERR], nx.clear_error ? "t" : "f");
-        db_array_add(&col[C_DELAY], delay);
-        db_array_add(&col[C_CODE], x->code && *x->code ? x->code : NULL);
-        db_array_add(&col[C_MSG], x->message && *x->message ? x->message : NULL);
-        db_array_add(&col[C_HTTP], x->http_status ? http : NULL);
-        db_array_add(&col[C_EXPIRES], nx.keep_expiry ? NULL : x->expires_on);
-        db_array_add(&col[C_KEEPEXP], nx.keep_expiry ? "t" : "f");
-        db_array_add(&col[C_REASON], !strcmp(nx.state, "rejected") ? x->message : NULL);
-
+        record_columns(col, x, &nx);
         if (x->kind == RES_RELEASE)
             continue;
-        struct buf b = BUF_INIT;
-        buf_printf(&b, "op=%s result=%s %s->%s", op_name(x->op), result_word(x->kind),
-                   cur.state, nx.state);
-        if (x->request_id)
-            buf_printf(&b, " request_id=%s", x->request_id);
-        det[nev] = buf_steal(&b);
-        ev[nev] = (struct audit_event){
-            .actor = "daemon", .decision_id = x->decision_id, .target = x->target,
-            .operation = nx.counts_attempt ? "attempt" : "settle",
-            .attempt = nx.counts_attempt ? x->attempt : 0, .http_status = x->http_status,
-            .code = x->code, .message = x->message,
-            .latency_ms = nx.counts_attempt ? x->latency_ms : -1,
-            .receipt = nx.receipt, .body_sha256 = x->body_sha256, .detail = det[nev],
-        };
+        ev[nev] = attempt_event(x, cur.state, &nx, &det[nev]);
         nev++;
     }
     if (col[C_ID].len) {

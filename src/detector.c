@@ -316,14 +316,11 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
             handed_clear(h);
             continue;
         }
-        struct delivery *dv = xcalloc(1, sizeof *dv);
-        dv->decision_id = h->decision_id;
-        dv->target = xstrdup(target);
-        dv->kind = h->kind >= 0 ? (enum kind)h->kind : KIND_OTHER;
-        dv->op = OP_PUBLISH;
-        dv->revision = h->revision;
-        dv->fields_text = h->fields;
-        dv->attempt = 1;
+        struct delivery *dv = delivery_new(h->decision_id, target, h->kind, OP_PUBLISH,
+                                           h->revision, 1);
+        dv->fields_text = h->fields;   /* taken over */
+        free(h->decision_id);
+        free(h->revision);
         dv->lease_token = h->lease_token;
         dv->lease_until = h->lease_until;
         memcpy(dv->due_on, h->due_on, sizeof dv->due_on);

@@ -215,19 +215,14 @@ int queue_claim(db *d, const char *owner, const char *target, int max, int64_t l
     int rows = PQntuples(r);
     struct claim *c = xcalloc((size_t)rows + 1, sizeof *c);
     for (int i = 0; i < rows; i++) {
-        struct delivery *dv = xcalloc(1, sizeof *dv);
-        const char *kind = PQgetvalue(r, i, 1);
         bool want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
         bool published = !PQgetisnull(r, i, 5);
-
-        dv->decision_id = xstrdup(PQgetvalue(r, i, 0));
-        dv->target = xstrdup(target);
-        dv->kind = kind_parse(kind) >= 0 ? (enum kind)kind_parse(kind) : KIND_OTHER;
-        dv->revision = xstrdup(PQgetvalue(r, i, 3));
+        struct delivery *dv = delivery_new(PQgetvalue(r, i, 0), target,
+                                           kind_parse(PQgetvalue(r, i, 1)), OP_PUBLISH,
+                                           PQgetvalue(r, i, 3), atoi(PQgetvalue(r, i, 9)) + 1);
         dv->receipt = dup_or_null(r, i, 6);
         dv->withdraw_type = dup_or_null(r, i, 7);
         dv->withdraw_reason = dup_or_null(r, i, 8);
-        dv->attempt = atoi(PQgetvalue(r, i, 9)) + 1;
         dv->fields_text = xstrdup(PQgetvalue(r, i, 10));   /* parsed when sent */
         snprintf(c[i].old_state, sizeof c[i].old_state, "%s", PQgetvalue(r, i, 2));
         snprintf(c[i].first_published, sizeof c[i].first_published, "%s", PQgetvalue(r, i, 11));

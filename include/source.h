@@ -51,7 +51,7 @@ struct source_handoff {
     const char *owner;
     int64_t lease_ms;
     void (*room)(void *ctx, const char *target, size_t *count, size_t *bytes);
-    void (*take)(void *ctx, const struct handed_work *w);
+    void (*take)(void *ctx, const struct handed_work *w, size_t n);   /* a page's, at once */
     void *ctx;
 };
 

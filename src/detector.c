@@ -264,26 +264,29 @@ static size_t hand_position(const struct handq *q, const struct handed *h)
     return lo;
 }
 
-static void hand_take(void *ctx, const struct handed_work *w)
+static void hand_take(void *ctx, const struct handed_work *w, size_t n)
 {
     detector *d = ctx;
-    struct handed h = {
-        .decision_id = xstrdup(w->decision_id), .kind = w->kind, .revision = xstrdup(w->revision),
-        .fields = xstrdup(w->fields), .bytes = strlen(w->fields),
-        .lease_token = w->lease_token, .lease_until = w->lease_until,
-    };
-    snprintf(h.due_on, sizeof h.due_on, "%s", w->due_on);
     pthread_mutex_lock(&d->mu);
-    struct handq *q = queue_of(d, w->target);
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 64;
-        q->h = xrealloc(q->h, q->cap * sizeof *q->h);
+    for (size_t i = 0; i < n; i++) {
+        struct handed h = {
+            .decision_id = xstrdup(w[i].decision_id), .kind = w[i].kind,
+            .revision = xstrdup(w[i].revision), .fields = xstrdup(w[i].fields),
+            .bytes = strlen(w[i].fields), .lease_token = w[i].lease_token,
+            .lease_until = w[i].lease_until,
+        };
+        snprintf(h.due_on, sizeof h.due_on, "%s", w[i].due_on);
+        struct handq *q = queue_of(d, w[i].target);
+        if (q->n == q->cap) {
+            q->cap = q->cap ? q->cap * 2 : 64;
+            q->h = xrealloc(q->h, q->cap * sizeof *q->h);
+        }
+        size_t at = hand_position(q, &h);
+        memmove(q->h + at + 1, q->h + at, (q->n - at) * sizeof *q->h);
+        q->h[at] = h;
+        q->n++;
+        q->bytes += h.bytes;
     }
-    size_t at = hand_position(q, &h);
-    memmove(q->h + at + 1, q->h + at, (q->n - at) * sizeof *q->h);
-    q->h[at] = h;
-    q->n++;
-    q->bytes += h.bytes;
     pthread_mutex_unlock(&d->mu);
 }
 

@@ -339,6 +339,8 @@ static void store_hand_over(struct store *st)
 {
     const struct handover_ctx *s = st->s;
     json_object *idx = st->leased ? db_index_rows(st->leased, 0, 1) : NULL;
+    struct handed_work *w = xcalloc(st->nhanded + 1, sizeof *w);
+    size_t n = 0;
     for (size_t k = 0; k < st->nhanded; k++) {
         const struct row *r = st->chg[st->handed[k].row];
         const char *target = s->cfg->targets[st->handed[k].t].name;
@@ -346,14 +348,18 @@ static void store_hand_over(struct store *st)
         int lr = db_index_find(idx, r->id, target);
         if (row < 0 || lr < 0 || PQgetisnull(st->leased, lr, 2))
             continue;
-        struct handed_work w = {
+        w[n++] = (struct handed_work){
             .target = target, .decision_id = r->id, .kind = r->kind, .revision = r->revision,
             .fields = PQgetvalue(st->stored, row, 1), .due_on = r->due_on,
             .lease_token = atoll(PQgetvalue(st->leased, lr, 2)),
             .lease_until = st->lease_start + s->handoff->lease_ms,
         };
-        s->handoff->take(s->handoff->ctx, &w);
     }
+    /* All at once: the sender never sees part of a page, so it never takes
+     * a later deadline before an earlier one of the same page. */
+    if (n)
+        s->handoff->take(s->handoff->ctx, w, n);
+    free(w);
     db_index_free(idx);
 }
 

@@ -1,4 +1,4 @@
-/* handover.h - what detection found, handed to the queue (SPEC §4).
+/* handover.h - what detection found, handed to the queue.
  *
  * For one page of changed source rows: store the decisions (masked), ask
  * the lifecycle what each (decision, target) now wants, write that through

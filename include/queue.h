@@ -1,8 +1,9 @@
-/* queue.h - claiming due deliveries and recording their outcomes.
+/* queue.h - the delivery queue: claims, leases, outcomes (epsync.deliveries).
  *
  * The engine claims rows of epsync.deliveries with FOR UPDATE SKIP LOCKED
- * and a lease, so several processes share the work and a crashed one's
- * rows come back when its leases expire.  Outcomes are recorded in one
+ * and a lease (a new lease token per claim), deadline first, so several
+ * processes share the work and a crashed one's rows come back when its
+ * leases expire.  Outcomes are recorded in one
  * transaction per batch, with their audit events, after re-reading the
  * rows under lock: what the detector wanted in the meantime (a newer
  * revision, a withdrawal) decides the next state (lifecycle_next()).

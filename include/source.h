@@ -1,12 +1,13 @@
-/* source.h - change detection over the source relation (SPEC §4).
+/* source.h - change detection over the source relation.
  *
  * Reads the relation in pages keyed by (updated_at, decision_id), from
  * the watermark minus the overlap window (or from the start on a
- * reconcile), interprets each row (row.h: validation, masking, the revision
- * of the masked fields), and hands the rows whose revision or state changed
- * to handover.h, which stores the decision and what is due at each target
- * — one state-database transaction per page, with its audit events.  Only one process detects at a time: the caller
- * holds the detector lock (source_try_lock). */
+ * reconcile), interprets each row (row.h: validation, masking, the
+ * revision of the masked fields), and hands the rows whose revision or
+ * state changed to handover.h, which stores the decision and what is due
+ * at each target — one state-database transaction per page, with its
+ * audit events.  Only one process detects at a time: the caller holds the
+ * detector lock (source_try_lock). */
 #ifndef EPSYNC_SOURCE_H
 #define EPSYNC_SOURCE_H
 

@@ -135,7 +135,8 @@ static size_t submit(struct engine *en, struct trt *tr, struct claim *c, size_t 
             struct result *r = engine_result_new(en, &c[i]);
             r->kind = RES_TRANSIENT;
             r->message = xstrdup(e.msg);
-            r->delay_ms = backoff_delay_ms(&en->cfg->delivery.retry, c[i].d->attempt, engine_rand01(), -1);
+            r->delay_ms = backoff_delay_ms(&en->cfg->delivery.retry, c[i].d->attempt,
+                                           engine_rand01(), -1);
             delivery_free(c[i].d);
         }
         http_req_clear(&req);

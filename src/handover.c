@@ -146,7 +146,8 @@ static void store_decision_arrays(struct store *st)
 {
     for (int i = 0; i < st->n; i++) {
         struct row *r = st->chg[i];
-        const char *kind = r->kind >= 0 ? kind_name((enum kind)r->kind) : fields_text(r->fields, "kind");
+        const char *kind = r->kind >= 0 ? kind_name((enum kind)r->kind)
+                                        : fields_text(r->fields, "kind");
         char dbuf[11];
         if (r->known)
             db_array_add(&st->known, r->id);
@@ -315,7 +316,8 @@ static void store_plan(struct store *st)
             bool give = store_give(st, i, t, pl);
             queue_wanted_add(&st->wanted, r->id, target, &pl->w, r->revision, r->due_on,
                              give ? s->handoff->owner : NULL);
-            buf_printf(&det, " %s:%s->%s", target, lc_state_name(pl->h.exists ? pl->h.state : LC_NEW),
+            buf_printf(&det, " %s:%s->%s", target,
+                       lc_state_name(pl->h.exists ? pl->h.state : LC_NEW),
                        lc_state_name(pl->w.state));
             if (pl->w.reason)
                 store_state_event(st, r, target, &pl->h, &pl->w);

@@ -238,7 +238,8 @@ int queue_claim(db *d, const char *owner, const char *target, int max, int64_t l
         enum lc_settle settle;
         dv->op = lifecycle_op(&lc, &settle);
         c[i].no_request = settle != LC_SEND;
-        c[i].settle = settle == LC_SETTLE_CANCEL ? "cancel" : settle == LC_SETTLE_NOOP ? "noop" : NULL;
+        c[i].settle = settle == LC_SETTLE_CANCEL ? "cancel"
+                      : settle == LC_SETTLE_NOOP ? "noop" : NULL;
         c[i].d = dv;
     }
     PQclear(r);

@@ -557,7 +557,8 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
         goto out;
     n = PQntuples(keys);
     if (same) {
-        whole = n < KEY_ROWS || window_same_key(PQgetvalue(keys, n - 1, 0), PQgetvalue(keys, n - 1, 1),
+        whole = n < KEY_ROWS || window_same_key(PQgetvalue(keys, n - 1, 0),
+                                                PQgetvalue(keys, n - 1, 1),
                                          same->upper_upd, same->upper_id);
         more = 1;
     } else {

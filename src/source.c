@@ -559,7 +559,7 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
     if (same) {
         whole = n < KEY_ROWS || window_same_key(PQgetvalue(keys, n - 1, 0),
                                                 PQgetvalue(keys, n - 1, 1),
-                                         same->upper_upd, same->upper_id);
+                                                same->upper_upd, same->upper_id);
         more = 1;
     } else {
         int k = window_boundary(&s->prev, keys);

@@ -23,6 +23,12 @@ void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* s[0..len) as the characters of a JSON string (no quotes), with only the
+ * escapes JSON requires: \" \\ \n \r \t \b \f and \u00XX for the other
+ * control characters.  buf_json_string() adds the quotes.  The one JSON
+ * string escaper: the revision's canonical form and the JSON log use it. */
+void buf_json_chars(struct buf *b, const char *s, size_t len);
+void buf_json_string(struct buf *b, const char *s, size_t len);
 void buf_reset(struct buf *b);            /* len = 0, keeps the memory */
 void buf_free(struct buf *b);
 /* Hand over ownership of the string; b becomes empty. Never NULL. */

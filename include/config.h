@@ -165,4 +165,12 @@ const struct target_cfg *config_target(const struct config *cfg, const char *nam
 /* Parse a duration ("500ms", "5s", "10m", "6h", "2d"); -1 on error. */
 int64_t config_parse_duration(const char *s);
 
+/* Room a lease keeps for recording an answer: a claimed delivery is sent
+ * only while at least `timeout` + this much of its lease is left, and a
+ * target's timeout must leave twice this much of delivery.lease. */
+static inline int64_t config_lease_room_ms(int64_t lease_ms)
+{
+    return lease_ms / 10 > 500 ? lease_ms / 10 : 500;
+}
+
 #endif

@@ -1,4 +1,5 @@
-/* delivery.h - the unit of work between the engine and the adapters.
+/* delivery.h - the core vocabulary: operations, the unit of work between
+ * the engine and the adapters, and what a platform's answer means.
  *
  * The engine claims rows of epsync.deliveries, turns each into a struct
  * delivery (with the decision's masked fields), hands batches of them to
@@ -33,8 +34,16 @@ struct delivery {
     char *publicity_end;          /* "YYYY-MM-DD" or NULL */
     int attempt;                  /* 1-based number of this attempt of this operation */
     unsigned auth_gen;            /* adapter's token generation the request carried */
+    int64_t lease_token;          /* the row's lease this process holds (0: none) */
+    int64_t lease_until;          /* monotonic ms by which the lease has surely ended */
+    char due_on[11];              /* the decision's deadline "YYYY-MM-DD", "" when none */
 };
 
+/* A delivery of decision_id to target (kind: enum kind, -1 unknown, taken
+ * as other); the other members are NULL / 0 until set.  The one
+ * constructor: claims (queue.c) and the hand-over (detector.c) use it. */
+struct delivery *delivery_new(const char *decision_id, const char *target, int kind, enum op op,
+                              const char *revision, int attempt);
 void delivery_free(struct delivery *d);   /* frees members and d itself */
 /* The parsed field set (from fields_text on first use; an empty object
  * when the text is not JSON). */

@@ -12,8 +12,9 @@
  *
  * A decision seen for the first time needs no claim: its pending
  * deliveries are stored leased to this process (`owner`) and handed to
- * the loop through a small queue per target (detector_take), bounded in
- * count and bytes; what does not fit is claimed later as usual.
+ * the loop through a small queue per target (detector_take), in deadline
+ * order, bounded in count and bytes; what does not fit, or is less urgent
+ * than work already queued, is claimed later as usual.
  *
  * Used from the loop's thread only: every function here. */
 #ifndef EPSYNC_DETECTOR_H
@@ -49,9 +50,9 @@ long detector_news(detector *d);
 bool detector_done(const detector *d);
 
 /* Up to max deliveries handed over for target (op publish, attempt 1),
- * into out[]; the caller owns them.  Deliveries whose lease has run too
- * low to be sent safely are dropped here (they are claimed again once it
- * expires). */
+ * the earliest deadline first, into out[]; the caller owns them.  Those
+ * whose lease has surely ended are dropped here (claimed again from the
+ * queue); the sender releases those with too little lease left. */
 size_t detector_take(detector *d, const char *target, size_t max, struct delivery **out);
 /* How many handed-over deliveries wait for target. */
 size_t detector_waiting(detector *d, const char *target);

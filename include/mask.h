@@ -45,6 +45,11 @@ int mask_check_target(const struct target_cfg *t, struct err *e);
  *    penalty_content, license_content, remarks, case_name) with "***". */
 void mask_fields(struct json_object *fields, const mask_allow *allow);
 
+/* mask_fields() on a field set stored by an earlier version; true when
+ * that masks or drops an ID number the stored set still held (it went
+ * out to the platforms that way and must be replaced there). */
+bool mask_fields_hides_id(struct json_object *fields, const mask_allow *allow);
+
 /* A platform's message as it may be logged, stored and shown: runs of
  * digits that look like an ID number (15, or 17 and a check character)
  * or a phone number (11 starting with 1; 0 and 9 to 12 digits) become

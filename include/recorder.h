@@ -1,7 +1,7 @@
 /* recorder.h - outcomes recorded by a thread of its own.
  *
  * The loop hands each batch of results over and goes on sending; the
- * recorder writes them (state_record(): the rows' next state and the
+ * recorder writes them (queue_record(): the rows' next state and the
  * audit events, one durable commit) on its own state connection, then
  * logs them.  The rows stay leased to this process until their outcome
  * is committed, so nothing acts on an outcome before it is recorded.
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "state.h"
+#include "queue.h"
 
 typedef struct recorder recorder;
 

@@ -2,11 +2,12 @@
  *
  * Reads the relation in pages keyed by (updated_at, decision_id), from
  * the watermark minus the overlap window (or from the start on a
- * reconcile), computes each row's revision, and for rows whose revision or
- * state changed: validates, masks, stores the decision and sets what is
- * due at each target — all in one state-database transaction per page,
- * with its audit events.  Only one process detects at a time: the caller
- * holds the detector lock (source_try_lock). */
+ * reconcile), interprets each row (row.h: validation, masking, the
+ * revision of the masked fields), and hands the rows whose revision or
+ * state changed to handover.h, which stores the decision and what is due
+ * at each target — one state-database transaction per page, with its
+ * audit events.  Only one process detects at a time: the caller holds the
+ * detector lock (source_try_lock). */
 #ifndef EPSYNC_SOURCE_H
 #define EPSYNC_SOURCE_H
 
@@ -27,19 +28,31 @@ struct source_stats {
     bool reconciled;    /* a reconcile finished in this call */
 };
 
+/* A delivery handed straight to the sender (see struct source_handoff). */
+struct handed_work {
+    const char *target;
+    const char *decision_id;
+    int kind;                   /* enum kind, -1 unknown */
+    const char *revision;
+    const char *fields;         /* the stored field set as JSON text */
+    const char *due_on;         /* deadline "YYYY-MM-DD" or "" */
+    int64_t lease_token;        /* the lease the row was stored under */
+    int64_t lease_until;        /* monotonic ms by which that lease has surely ended */
+};
+
 /* Fresh work handed straight to the sender: the pending deliveries of a
  * decision seen for the first time are stored already leased to `owner`
- * and, once committed, given to `take` — they need no claim.  `room` says
- * at the start of a page how many more, and how many bytes of fields, a
- * target takes; only the receiving side makes room, so it never shrinks
- * before `take`.  take(ctx, target, decision_id, kind, revision, fields)
- * copies what it keeps; fields is the stored field set as JSON text. */
+ * and, once committed, given to `take` — they need no claim.  Only work
+ * at least as urgent as the earliest deadline waiting in the target's
+ * queue in the database is handed over: the rest waits there, claimed in
+ * deadline order.  `room` says at the start of a page how many more, and
+ * how many bytes of fields, a target takes; only the receiving side makes
+ * room, so it never shrinks before `take`.  take() copies what it keeps. */
 struct source_handoff {
     const char *owner;
     int64_t lease_ms;
     void (*room)(void *ctx, const char *target, size_t *count, size_t *bytes);
-    void (*take)(void *ctx, const char *target, const char *decision_id, int kind,
-                 const char *revision, const char *fields);
+    void (*take)(void *ctx, const struct handed_work *w, size_t n);   /* a page's, at once */
     void *ctx;
 };
 

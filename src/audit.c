@@ -27,6 +27,7 @@
 #include "anchor.h"
 #include "config.h"
 #include "log.h"
+#include "clock.h"
 #include "sign.h"
 
 enum { AUDIT_NCOLS = 14 };
@@ -52,12 +53,8 @@ static void chain(const char *prev, const char *const *cols, char out[65])
 
 static void now_text(char *out, size_t n)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%06ld+00", ts.tv_nsec / 1000);
+    size_t k = clock_utc_text(out, n, ' ', 6);
+    snprintf(out + k, n - k, "+00");
 }
 
 static const char *int_or_null(char *buf, size_t n, long v, long none)

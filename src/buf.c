@@ -126,3 +126,44 @@ const char *buf_str(const struct buf *b)
 {
     return b->data ? b->data : "";
 }
+
+void buf_json_chars(struct buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            if (c < 0x20) {
+                memcpy(u, "\\u00", 4);
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                u[6] = '\0';
+                esc = u;
+            }
+        }
+        if (esc) {
+            buf_append(b, s + start, i - start);
+            buf_puts(b, esc);
+            start = i + 1;
+        }
+    }
+    buf_append(b, s + start, len - start);
+}
+
+void buf_json_string(struct buf *b, const char *s, size_t len)
+{
+    buf_putc(b, '"');
+    buf_json_chars(b, s, len);
+    buf_putc(b, '"');
+}

@@ -14,46 +14,6 @@
 
 #include "sign.h"
 
-static void put_string(struct buf *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_putc(out, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c == '\b')
-            esc = "\\b";
-        else if (c == '\f')
-            esc = "\\f";
-        else if (c < 0x20) {
-            memcpy(u, "\\u00", 4);
-            u[4] = hex[c >> 4];
-            u[5] = hex[c & 15];
-            u[6] = '\0';
-            esc = u;
-        }
-        if (esc) {
-            buf_append(out, s + start, i - start);
-            buf_puts(out, esc);
-            start = i + 1;
-        }
-    }
-    buf_append(out, s + start, len - start);
-    buf_putc(out, '"');
-}
-
 static int cmp_keys(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -72,7 +32,7 @@ static void put_object(struct buf *out, struct json_object *obj)
     for (i = 0; i < n; i++) {
         if (i)
             buf_putc(out, ',');
-        put_string(out, keys[i], strlen(keys[i]));
+        buf_json_string(out, keys[i], strlen(keys[i]));
         buf_putc(out, ':');
         canon_json(out, json_object_object_get(obj, keys[i]));
     }
@@ -96,7 +56,7 @@ void canon_json(struct buf *out, struct json_object *obj)
         buf_puts(out, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
         break;
     case json_type_string:
-        put_string(out, json_object_get_string(obj), (size_t)json_object_get_string_len(obj));
+        buf_json_string(out, json_object_get_string(obj), (size_t)json_object_get_string_len(obj));
         break;
     case json_type_array: {
         size_t n = json_object_array_length(obj);

@@ -584,6 +584,22 @@ static int finish_config(struct ctx *c, struct config *cfg, yaml_node_t *root)
         return at(c, lookup(c, r, "max") ? lookup(c, r, "max") : r ? r : root,
                   "delivery.retry.max: must not be shorter than delivery.retry.initial");
     }
+    /* A request must end, and its answer be recorded, while its lease
+     * lasts: otherwise another process may claim the row and send again. */
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct target_cfg *t = &cfg->targets[i];
+        if (t->timeout_ms + 2 * config_lease_room_ms(cfg->delivery.lease_ms)
+            > cfg->delivery.lease_ms) {
+            yaml_node_t *tn = lookup(c, lookup(c, root, "targets"), t->name);
+            yaml_node_t *to = lookup(c, tn, "timeout");
+            return at(c, to ? to : tn ? tn : root,
+                      "targets.%s.timeout: %lld ms does not fit in delivery.lease (%lld ms) "
+                      "with room to record the answer: at most %lld ms, or a longer lease",
+                      t->name, (long long)t->timeout_ms, (long long)cfg->delivery.lease_ms,
+                      (long long)(cfg->delivery.lease_ms
+                                  - 2 * config_lease_room_ms(cfg->delivery.lease_ms)));
+        }
+    }
     return (c->flags & CONFIG_CALENDAR) ? check_calendar(c, cfg, root) : 0;
 }
 

@@ -38,6 +38,8 @@ struct handed {
     char *revision;
     char *fields;
     size_t bytes;
+    char due_on[11];
+    int64_t lease_token;
     int64_t lease_until;             /* monotonic ms */
 };
 
@@ -245,23 +247,46 @@ static void hand_room(void *ctx, const char *target, size_t *count, size_t *byte
     pthread_mutex_unlock(&d->mu);
 }
 
-static void hand_take(void *ctx, const char *target, const char *decision_id, int kind,
-                      const char *revision, const char *fields)
+/* Where h goes in q: the queue is in deadline order (the earliest due_on
+ * first, "" last), first come first within a day. */
+static size_t hand_position(const struct handq *q, const struct handed *h)
+{
+    size_t lo = 0, hi = q->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *m = q->h[mid].due_on;
+        bool after = !*h->due_on ? true : !*m ? false : strcmp(m, h->due_on) <= 0;
+        if (after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void hand_take(void *ctx, const struct handed_work *w, size_t n)
 {
     detector *d = ctx;
-    struct handed h = {
-        .decision_id = xstrdup(decision_id), .kind = kind, .revision = xstrdup(revision),
-        .fields = xstrdup(fields), .bytes = strlen(fields),
-        .lease_until = clock_mono_ms() + d->lease_ms,
-    };
     pthread_mutex_lock(&d->mu);
-    struct handq *q = queue_of(d, target);
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 64;
-        q->h = xrealloc(q->h, q->cap * sizeof *q->h);
+    for (size_t i = 0; i < n; i++) {
+        struct handed h = {
+            .decision_id = xstrdup(w[i].decision_id), .kind = w[i].kind,
+            .revision = xstrdup(w[i].revision), .fields = xstrdup(w[i].fields),
+            .bytes = strlen(w[i].fields), .lease_token = w[i].lease_token,
+            .lease_until = w[i].lease_until,
+        };
+        snprintf(h.due_on, sizeof h.due_on, "%s", w[i].due_on);
+        struct handq *q = queue_of(d, w[i].target);
+        if (q->n == q->cap) {
+            q->cap = q->cap ? q->cap * 2 : 64;
+            q->h = xrealloc(q->h, q->cap * sizeof *q->h);
+        }
+        size_t at = hand_position(q, &h);
+        memmove(q->h + at + 1, q->h + at, (q->n - at) * sizeof *q->h);
+        q->h[at] = h;
+        q->n++;
+        q->bytes += h.bytes;
     }
-    q->h[q->n++] = h;
-    q->bytes += h.bytes;
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -284,25 +309,24 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
     q->n -= n;
     for (size_t i = 0; i < n; i++)
         q->bytes -= got[i].bytes;
-    int64_t lease_ms = d->lease_ms;
     pthread_mutex_unlock(&d->mu);
 
     for (size_t i = 0; i < n; i++) {
         struct handed *h = &got[i];
-        /* Sent only with most of the lease left: the row must not be
-         * claimable by another process while the request is out. */
-        if (h->lease_until - now <= lease_ms / 2) {
+        /* A lease that has surely ended: the row may be another process's
+         * already.  (One running low is released by the sender.) */
+        if (h->lease_until <= now) {
             handed_clear(h);
             continue;
         }
-        struct delivery *dv = xcalloc(1, sizeof *dv);
-        dv->decision_id = h->decision_id;
-        dv->target = xstrdup(target);
-        dv->kind = h->kind >= 0 ? (enum kind)h->kind : KIND_OTHER;
-        dv->op = OP_PUBLISH;
-        dv->revision = h->revision;
-        dv->fields_text = h->fields;
-        dv->attempt = 1;
+        struct delivery *dv = delivery_new(h->decision_id, target, h->kind, OP_PUBLISH,
+                                           h->revision, 1);
+        dv->fields_text = h->fields;   /* taken over */
+        free(h->decision_id);
+        free(h->revision);
+        dv->lease_token = h->lease_token;
+        dv->lease_until = h->lease_until;
+        memcpy(dv->due_on, h->due_on, sizeof dv->due_on);
         out[kept++] = dv;
     }
     free(got);

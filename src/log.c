@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 
 /* Set by the loop (reload), read by every thread. */
 static _Atomic int cur_level = LOG_INFO;
@@ -71,31 +72,13 @@ static int needs_quotes(const char *s)
 
 static void put_escaped(struct buf *b, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            buf_puts(b, "\\n");
-        else if (c == '\t')
-            buf_puts(b, "\\t");
-        else if (c == '\r')
-            buf_puts(b, "\\r");
-        else if (c < 0x20)
-            buf_printf(b, "\\u%04x", c);
-        else
-            buf_putc(b, (char)c);
-    }
+    buf_json_chars(b, s, strlen(s));
 }
 
 static void timestamp(char *out, size_t n)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
+    size_t k = clock_utc_text(out, n, 'T', 3);
+    snprintf(out + k, n - k, "Z");
 }
 
 static void format_text(struct buf *b, enum log_level level, const char *msg,

@@ -297,6 +297,17 @@ void mask_fields(struct json_object *fields, const mask_allow *allow)
     free(nd.v);
 }
 
+bool mask_fields_hides_id(struct json_object *fields, const mask_allow *allow)
+{
+    const char *s = fields_text(fields, "party_id_no");
+    char *before = s ? xstrdup(s) : NULL;
+    mask_fields(fields, allow);
+    const char *after = fields_text(fields, "party_id_no");
+    bool hidden = before && *before && (!after || strcmp(before, after) != 0);
+    free(before);
+    return hidden;
+}
+
 /* Birth date in digits 7-14 of an 18-character resident ID number.  The
  * check character is not required: a number with a typo in it still
  * shows the birth date, and it is safer to hold back a minor's record

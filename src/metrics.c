@@ -16,7 +16,8 @@
 
 #include "clock.h"
 #include "delivery.h"
-#include "state.h"
+#include "delivery.h"
+#include "lifecycle.h"
 
 #define NBUCKETS 12
 static const double bucket_le[NBUCKETS] = {

@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "calendar.h"
+#include "queue.h"
 #include "db.h"
 #include "report.h"
 
@@ -56,47 +57,6 @@ static const char *SQL_AUDIT =
     "FROM epsync.audit WHERE decision_id = $1 ORDER BY seq";
 
 static const char *SQL_EXISTS = "SELECT 1 FROM epsync.decisions WHERE decision_id = $1";
-
-/* Matching deliveries go back to be tried now.  An invalid decision is
- * also flagged so the detector reads its row from the source again: the
- * stored fields are what failed validation. */
-static const char *SQL_RETRY =
-    "WITH m AS ("
-    "  SELECT decision_id, target, state FROM epsync.deliveries"
-    "  WHERE ($1::text IS NULL OR decision_id = $1::text)"
-    "    AND ($2::text IS NULL OR target = $2::text) AND state = ANY($3::text[])"
-    "  FOR UPDATE),"
-    " u AS ("
-    "  UPDATE epsync.deliveries dl SET"
-    "    state = CASE WHEN dl.want_withdraw THEN 'withdraw_pending' ELSE 'pending' END,"
-    "    attempts = 0, next_attempt_at = now(), lease_owner = NULL, lease_until = NULL,"
-    "    updated_at = now()"
-    "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
-    "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state),"
-    " r AS ("
-    "  UPDATE epsync.decisions d SET recheck = true"
-    "  WHERE d.decision_id IN (SELECT decision_id FROM u WHERE old_state = 'invalid')"
-    "  RETURNING 1)"
-    "SELECT decision_id, target, old_state, new_state FROM u ORDER BY decision_id, target";
-
-/* Published somewhere (published_revision set): take it down there.  Not
- * published yet: cancel, so it never goes out.  Rows already withdrawn,
- * being withdrawn, cancelled or excluded have nothing to do. */
-static const char *SQL_WITHDRAW =
-    "WITH m AS ("
-    "  SELECT decision_id, target, state, published_revision FROM epsync.deliveries"
-    "  WHERE decision_id = $1"
-    "    AND state NOT IN ('withdrawn', 'withdraw_pending', 'cancelled', 'excluded')"
-    "  FOR UPDATE),"
-    " u AS ("
-    "  UPDATE epsync.deliveries dl SET"
-    "    want_withdraw = true, withdraw_type = 'OPERATOR', withdraw_reason = $2,"
-    "    state = CASE WHEN m.published_revision IS NOT NULL"
-    "                 THEN 'withdraw_pending' ELSE 'cancelled' END,"
-    "    attempts = 0, next_attempt_at = now(), updated_at = now()"
-    "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
-    "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state)"
-    "SELECT decision_id, target, old_state, new_state FROM u ORDER BY target";
 
 static const char *SQL_WAKE = "SELECT pg_notify($1, $2)";
 
@@ -308,9 +268,8 @@ out:
 /* Run the change statement (returning decision_id, target, old_state,
  * new_state), audit each changed row, wake the daemons, commit.  Returns
  * the number of rows changed or a negative code. */
-static int apply_audited(db *d, const char *operation, const char *sql, int nparams,
-                         const char *const *params, const char *message, PGresult **res,
-                         struct err *e)
+static int apply_audited(db *d, const char *operation, const char *const *params,
+                         const char *message, PGresult **res, struct err *e)
 {
     struct audit_event *ev = NULL;
     char (*detail)[64] = NULL;
@@ -319,7 +278,10 @@ static int apply_audited(db *d, const char *operation, const char *sql, int npar
 
     if ((rc = db_begin(d, e)) < 0)
         return rc;
-    if ((rc = db_exec(d, operation, sql, nparams, params, &r, e)) < 0)
+    rc = strcmp(operation, "retry") == 0
+             ? queue_requeue(d, params[0], params[1], params[2], &r, e)
+             : queue_withdraw(d, params[0], params[1], &r, e);
+    if (rc < 0)
         goto out;
     n = PQntuples(r);
     ev = xcalloc(n ? (size_t)n : 1, sizeof *ev);
@@ -426,7 +388,7 @@ int ops_retry(const struct config *cfg, int argc, char **argv)
         goto out;
     }
     const char *params[3] = { id, target, states ? states : RETRY_DEFAULT_STATES };
-    if ((n = apply_audited(d, "retry", SQL_RETRY, 3, params, NULL, &r, &e)) < 0) {
+    if ((n = apply_audited(d, "retry", params, NULL, &r, &e)) < 0) {
         ex = db_failed(d, "retry", &e);
         goto out;
     }
@@ -491,7 +453,7 @@ int ops_withdraw(const struct config *cfg, int argc, char **argv)
         goto out;
     }
     const char *params[2] = { id, reason };
-    if ((n = apply_audited(d, "withdraw", SQL_WITHDRAW, 2, params, reason, &r, &e)) < 0) {
+    if ((n = apply_audited(d, "withdraw", params, reason, &r, &e)) < 0) {
         ex = db_failed(d, "withdraw", &e);
         goto out;
     }

@@ -55,6 +55,12 @@ void recorder_log_result(const struct result *r)
     static const char *const done_msg[] = {
         [OP_PUBLISH] = "published", [OP_UPDATE] = "updated", [OP_WITHDRAW] = "withdrawn",
     };
+    if (r->lease_lost) {
+        if (r->kind != RES_RELEASE)
+            log_warning("lease lost, outcome not recorded", KV("decision", r->decision_id),
+                        KV("target", r->target), KV("op", op_name(r->op)));
+        return;
+    }
     switch (r->kind) {
     case RES_OK:
     case RES_GONE:
@@ -95,7 +101,7 @@ static int record(recorder *r, struct result *res, size_t n, struct err *e)
     int rc;
     if ((rc = db_ensure(r->state, e)) < 0)
         return rc;
-    return state_record(r->state, r->owner, res, n, e);
+    return queue_record(r->state, r->owner, res, n, e);
 }
 
 static void *run(void *arg)

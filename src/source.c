@@ -1,17 +1,13 @@
-/* source.c - see source.h.
+/* source.c - see source.h: the reader (keyset pages, window digests).
  *
  * The row is read as one jsonb value (to_jsonb of the relation's row) so
  * that any column the DBA adds travels as a field, with the database's
- * own text for numbers and dates.  The revision is computed over that
- * object minus updated_at and state: touching updated_at or revoking does
- * not make a new revision, changing any field does.
- *
- * Per changed row and target the wanted outcome is decided here
- * (plan_target) and written with the row locked, so the engine, which
- * finishes requests against the same rows, always sees a consistent
- * "what is wanted" and converges to it. */
+ * own text for numbers and dates.  row.c interprets a row (validation,
+ * exclusion, masking, the revision of the masked fields), lifecycle.c says
+ * what each target wants of it, and handover.c stores that through the
+ * queue, with the rows locked, so the engine, which finishes requests
+ * against the same rows, always sees a consistent "what is wanted". */
 #include "source.h"
-#include "metrics.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,14 +17,11 @@
 
 #include "audit.h"
 #include "buf.h"
-#include "canon.h"
 #include "date.h"
-#include "fields.h"
+#include "handover.h"
+#include "window.h"
 #include "log.h"
-#include "mask.h"
-#include "publicity.h"
 #include "sign.h"
-#include "validate.h"
 
 /* Rows read whole per page, keys per page of a poll (the SQL below has
  * them as text: LIMIT ROWS_TEXT(...)). */
@@ -50,24 +43,6 @@ struct scan {
     char start[40];            /* database clock at the start (reconcile) */
 };
 
-/* One page of keys a poll read from the overlap window: the keys in
- * (lower, upper], and a digest of them.  When the next poll reads the
- * same range and finds the same keys, nothing in it changed since, and
- * the comparison with the state database is skipped: after a bulk load
- * the window holds the whole backlog, and each poll would otherwise
- * compare all of it again.  Bounds are compared as the text the source
- * gave, never ordered here (the source's collation orders ids). */
-struct window_page {
-    char lower_upd[40], upper_upd[40];
-    char *lower_id, *upper_id;    /* NULL: the window start */
-    char digest[65];
-};
-
-struct window {
-    struct window_page *p;
-    size_t n, cap;
-};
-
 struct source {
     const struct config *cfg;
     struct scan scan;
@@ -78,32 +53,11 @@ struct source {
     char *relation;      /* quoted identifier(s) */
     bool listening;
     bool locked;
+    bool legacy_done;             /* no decision left with a version-2 revision */
+    calendar *cal;                /* deadlines (NULL: could not be loaded) */
     struct source_handoff handoff;   /* take == NULL: nothing is handed over */
 };
 
-/* One source row, as far as detection needs it. */
-struct row {
-    char *id;
-    char *updated_at;          /* UTC text, the keyset position */
-    char *state;               /* final | revoked | other */
-    int kind;                  /* enum kind, -1 unknown */
-    date_t decided_on;
-    bool confidential;
-    char revision[65];
-    json_object *fields;       /* raw, then masked in place */
-    const char *exclude;       /* why never published, NULL */
-    json_object *reasons;      /* validation failures (array) */
-    bool known;                /* the state database has it already */
-};
-
-/* What the state database holds for a (decision, target). */
-struct have {
-    bool exists;
-    char state[24];
-    bool published;            /* platform holds a revision */
-    char published_revision[65];
-    bool want_withdraw;
-};
 
 static const char *SQL_PAGE_FMT =
     "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -143,48 +97,6 @@ static const char *SQL_BY_ID_FMT =
 static const char *SQL_KNOWN =
     "SELECT decision_id, revision, src_state, recheck FROM epsync.decisions "
     "WHERE decision_id = ANY($1::text[])";
-
-static const char *SQL_UPSERT_DECISIONS =
-    "INSERT INTO epsync.decisions AS d (decision_id, kind, decided_on, src_state, confidential, "
-    "  revision, fields, src_updated_at, exclude_reason, invalid_reasons) "
-    "SELECT u.id, u.kind, u.decided_on, u.st, u.conf, u.rev, u.fields::jsonb, u.upd, u.excl, "
-    "  CASE WHEN u.reasons IS NULL THEN NULL "
-    "       ELSE ARRAY(SELECT jsonb_array_elements_text(u.reasons::jsonb)) END "
-    "FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::boolean[], $6::text[], "
-    "  $7::text[], $8::timestamptz[], $9::text[], $10::text[]) "
-    "  AS u(id, kind, decided_on, st, conf, rev, fields, upd, excl, reasons) "
-    "ON CONFLICT (decision_id) DO UPDATE SET kind = EXCLUDED.kind, "
-    "  decided_on = EXCLUDED.decided_on, src_state = EXCLUDED.src_state, "
-    "  confidential = EXCLUDED.confidential, revision = EXCLUDED.revision, "
-    "  fields = EXCLUDED.fields, src_updated_at = EXCLUDED.src_updated_at, "
-    "  exclude_reason = EXCLUDED.exclude_reason, invalid_reasons = EXCLUDED.invalid_reasons, "
-    "  changed_at = now(), seen_at = now(), missing_since = NULL, recheck = false";
-
-/* The same, giving back the stored field set of what may be handed over
- * (as a claim would read it: jsonb's text). */
-static const char *SQL_UPSERT_DECISIONS_RETURNING_SUFFIX =
-    " RETURNING decision_id, fields::text";
-
-/* Only decisions already known have deliveries to lock; looked up key by
- * key (see state.c, SQL_LOCK) in byte order of the key. */
-static const char *SQL_LOCK_DELIVERIES =
-    "SELECT x.decision_id, x.target, x.state, x.published_revision, x.want_withdraw "
-    "FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE \"C\") AS u "
-    "CROSS JOIN LATERAL (SELECT * FROM epsync.deliveries y WHERE y.decision_id = u.id "
-    "  ORDER BY y.target COLLATE \"C\" FOR UPDATE) AS x";
-
-static const char *SQL_UPSERT_DELIVERIES =
-    "INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision, "
-    "  want_withdraw, withdraw_type, withdraw_reason, reason, next_attempt_at, "
-    "  lease_owner, lease_until) "
-    "SELECT u.id, u.target, u.state, u.rev, u.ww, u.wt, u.wr, u.reason, now(), u.owner, "
-    "  CASE WHEN u.owner IS NOT NULL THEN now() + $10::bigint * interval '1 millisecond' END "
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], "
-    "  $7::text[], $8::text[], $9::text[]) AS u(id, target, state, rev, ww, wt, wr, reason, owner) "
-    "ON CONFLICT (decision_id, target) DO UPDATE SET state = EXCLUDED.state, "
-    "  want_revision = EXCLUDED.want_revision, want_withdraw = EXCLUDED.want_withdraw, "
-    "  withdraw_type = EXCLUDED.withdraw_type, withdraw_reason = EXCLUDED.withdraw_reason, "
-    "  reason = EXCLUDED.reason, attempts = 0, next_attempt_at = now(), updated_at = now()";
 
 static const char *SQL_SEEN =
     "UPDATE epsync.decisions SET seen_at = $2::timestamptz, missing_since = NULL "
@@ -269,6 +181,20 @@ static int listen_channel(source *s, struct err *e)
     return 0;
 }
 
+/* The holiday calendar for deadlines; without it deliveries have no
+ * deadline and are claimed after those that have one. */
+static void load_calendar(source *s)
+{
+    calendar *cal = NULL;
+    struct err e;
+    if (calendar_load(&cal, s->cfg->calendar, &e) < 0) {
+        log_error("cannot read the holiday calendar, deadlines unknown", KV("error", e.msg));
+        return;
+    }
+    calendar_free(s->cal);
+    s->cal = cal;
+}
+
 int source_open(source **out, const struct config *cfg, db *state, struct err *e)
 {
     source *s = xcalloc(1, sizeof *s);
@@ -277,22 +203,13 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     s->cfg = cfg;
     s->state = state;
     *out = s;
+    load_calendar(s);
     if ((rc = db_open(&s->src, cfg->database.source, "source database", e)) < 0)
         return rc;
     if (!(s->relation = quote_relation(db_conn(s->src), cfg->database.source_relation)))
         return err_set(e, -EINVAL, "database.source_relation: cannot quote '%s'",
                        cfg->database.source_relation);
     return listen_channel(s, e);
-}
-
-static void window_clear(struct window *w)
-{
-    for (size_t i = 0; i < w->n; i++) {
-        free(w->p[i].lower_id);
-        free(w->p[i].upper_id);
-    }
-    free(w->p);
-    memset(w, 0, sizeof *w);
 }
 
 static void scan_reset(source *s)
@@ -309,53 +226,6 @@ static void window_forget(source *s)
     window_clear(&s->cur);
 }
 
-static bool same_key(const char *upd_a, const char *id_a, const char *upd_b, const char *id_b)
-{
-    if (strcmp(upd_a, upd_b) != 0)
-        return false;
-    if (!id_a || !id_b)
-        return id_a == id_b;
-    return strcmp(id_a, id_b) == 0;
-}
-
-/* The page of the last poll that started where this poll is now, NULL
- * when none did. */
-static const struct window_page *window_from(const source *s, const char *upd, const char *id)
-{
-    for (size_t i = 0; i < s->prev.n; i++)
-        if (same_key(s->prev.p[i].lower_upd, s->prev.p[i].lower_id, upd, id))
-            return &s->prev.p[i];
-    return NULL;
-}
-
-/* Row index of the first key in r that a page of the last poll started
- * from (a page boundary), -1 when none. */
-static int window_boundary(const source *s, PGresult *r)
-{
-    if (!s->prev.n)
-        return -1;
-    for (int i = 0; i < PQntuples(r); i++)
-        if (window_from(s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)))
-            return i;
-    return -1;
-}
-
-static void window_add(struct window *w, const char *lower_upd, const char *lower_id,
-                       const char *upper_upd, const char *upper_id, const char *digest)
-{
-    if (w->n == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 16;
-        w->p = xrealloc(w->p, w->cap * sizeof *w->p);
-    }
-    struct window_page *p = &w->p[w->n++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->lower_upd, sizeof p->lower_upd, "%s", lower_upd);
-    snprintf(p->upper_upd, sizeof p->upper_upd, "%s", upper_upd);
-    p->lower_id = lower_id ? xstrdup(lower_id) : NULL;
-    p->upper_id = upper_id ? xstrdup(upper_id) : NULL;
-    memcpy(p->digest, digest, sizeof p->digest);
-}
-
 void source_free(source *s)
 {
     if (!s)
@@ -363,6 +233,7 @@ void source_free(source *s)
     scan_reset(s);
     window_forget(s);
     db_close(s->src);
+    calendar_free(s->cal);
     free(s->relation);
     free(s);
 }
@@ -370,6 +241,7 @@ void source_free(source *s)
 void source_set_config(source *s, const struct config *cfg)
 {
     s->cfg = cfg;
+    load_calendar(s);
 }
 
 void source_set_handoff(source *s, const struct source_handoff *h)
@@ -440,138 +312,6 @@ bool source_notified(source *s)
 
 /* ------------------------------------------------------------------ */
 
-static void row_clear(struct row *r)
-{
-    free(r->id);
-    free(r->updated_at);
-    free(r->state);
-    json_object_put(r->fields);
-    json_object_put(r->reasons);
-    memset(r, 0, sizeof *r);
-}
-
-/* Parse one source row; a row that cannot be used is reported and skipped. */
-static int row_parse(struct row *r, const char *upd, const char *id, const char *json,
-                     date_t today, const struct config *cfg)
-{
-    json_object *v;
-    const char *s;
-
-    memset(r, 0, sizeof *r);
-    r->id = xstrdup(id);
-    r->updated_at = xstrdup(upd);
-    if (!(r->fields = json_tokener_parse(json)) || !json_object_is_type(r->fields, json_type_object))
-        return -1;
-    s = fields_text(r->fields, "state");
-    r->state = xstrdup(s ? s : "");
-    json_object_object_del(r->fields, "state");
-    canon_revision(r->fields, r->revision);
-
-    s = fields_text(r->fields, "kind");
-    r->kind = s ? kind_parse(s) : -1;
-    s = fields_text(r->fields, "decided_on");
-    if (!s || date_parse(s, &r->decided_on) < 0)
-        r->decided_on = DATE_NONE;
-    r->confidential = json_object_object_get_ex(r->fields, "confidential", &v)
-                      && json_object_get_boolean(v);
-    r->reasons = json_object_new_array();
-    /* The id travels in HTTP headers and URLs: control characters (a line
-     * break in a header) must never reach the wire. */
-    for (const char *p = r->id; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            json_object_array_add(r->reasons, json_object_new_string(
-                "decision_id: contains a control character (line break, tab ...)"));
-            break;
-        }
-    }
-    if (r->kind < 0)
-        json_object_array_add(r->reasons, json_object_new_string(
-            "kind: not one of penalty, license, inspection, coercion, levy, other"));
-    else
-        validate_decision(r->fields, (enum kind)r->kind, r->decided_on, today, r->reasons);
-
-    if (r->confidential)
-        r->exclude = "confidential";
-    else if (r->decided_on != DATE_NONE && mask_is_minor(r->fields, r->decided_on))
-        r->exclude = "minor";
-    else if (r->kind >= 0 && cfg->publicity.skip_warning_only
-             && publicity_warning_only(r->fields, (enum kind)r->kind))
-        r->exclude = "warning_only";
-    mask_fields(r->fields, cfg->publish_allow);
-    return 0;
-}
-
-/* The first validation reason: the rule and the field, never a value. */
-static const char *first_reason(const struct row *r)
-{
-    return json_object_get_string(json_object_array_get_idx(r->reasons, 0));
-}
-
-/* The wanted outcome for one (decision, target); false when nothing changes. */
-struct plan {
-    const char *state;
-    bool want_withdraw;
-    const char *withdraw_type;
-    const char *withdraw_reason;
-    char reason[2048];
-};
-
-static bool plan_target(const struct row *r, const struct target_cfg *t, const struct have *h,
-                        struct plan *p)
-{
-    bool revoked = strcmp(r->state, "revoked") == 0;
-    /* An unknown kind is not one this target declines: it is invalid (the
-     * reason is in r->reasons), so a human sees it instead of it passing
-     * as "not to be published". */
-    bool routed = r->kind < 0 || (t->kinds & (1u << r->kind));
-    const char *exclude = r->exclude ? r->exclude : routed ? NULL : "kind not routed to this target";
-    size_t nreasons = json_object_array_length(r->reasons);
-
-    memset(p, 0, sizeof *p);
-    if (revoked || (exclude && h->published && r->exclude)) {
-        if (h->published) {
-            if (h->want_withdraw)
-                return false;   /* already being taken down */
-            p->state = "withdraw_pending";
-            p->want_withdraw = true;
-            p->withdraw_type = "REVOKED";
-            p->withdraw_reason = revoked ? "decision revoked" : "decision may no longer be published";
-            snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked" : exclude);
-            return true;
-        }
-        if (h->exists && (!strcmp(h->state, "cancelled") || !strcmp(h->state, "withdrawn")))
-            return false;
-        p->state = "cancelled";
-        p->want_withdraw = true;
-        snprintf(p->reason, sizeof p->reason, "%s", revoked ? "revoked before publication" : exclude);
-        return true;
-    }
-    if (exclude) {
-        p->state = "excluded";
-        snprintf(p->reason, sizeof p->reason, "%s", exclude);
-        return !h->exists || strcmp(h->state, "excluded") != 0;
-    }
-    if (nreasons > 0) {
-        struct buf b = BUF_INIT;
-        for (size_t i = 0; i < nreasons; i++)
-            buf_printf(&b, "%s%s", i ? "; " : "",
-                       json_object_get_string(json_object_array_get_idx(r->reasons, i)));
-        p->state = "invalid";
-        snprintf(p->reason, sizeof p->reason, "%s", buf_str(&b));
-        buf_free(&b);
-        return true;
-    }
-    if (h->published && !h->want_withdraw && !strcmp(h->state, "published")
-        && !strcmp(h->published_revision, r->revision))
-        return false;
-    p->state = "pending";
-    return true;
-}
-
-/* Arrays for the batched statements of one page. */
-enum { D_ID, D_KIND, D_DECIDED, D_STATE, D_CONF, D_REV, D_FIELDS, D_UPD, D_EXCL, D_REASONS, D_N };
-enum { V_ID, V_TARGET, V_STATE, V_REV, V_WW, V_WT, V_WR, V_REASON, V_OWNER, V_N };
-
 struct page {
     struct row rows[PAGE_ROWS];
     int n;
@@ -586,214 +326,10 @@ static void page_clear(struct page *pg)
     buf_free(&pg->ids);
 }
 
-static struct have *find_have(PGresult *r, json_object *idx, const char *id, const char *target,
-                              struct have *h)
+static struct handover_ctx handover_of(source *s)
 {
-    int i = db_index_find(idx, id, target);
-    memset(h, 0, sizeof *h);
-    if (i < 0)
-        return h;
-    h->exists = true;
-    snprintf(h->state, sizeof h->state, "%s", PQgetvalue(r, i, 2));
-    h->published = !PQgetisnull(r, i, 3);
-    snprintf(h->published_revision, sizeof h->published_revision, "%s", PQgetvalue(r, i, 3));
-    h->want_withdraw = PQgetvalue(r, i, 4)[0] == 't';
-    return h;
-}
-
-/* Write the changed rows of a page: decisions, deliveries, audit. */
-static int store_changes(source *s, struct row **chg, int n, struct err *e)
-{
-    struct buf d[D_N], v[V_N], known = BUF_INIT, sql = BUF_INIT;
-    struct audit_event *ev = NULL;
-    char **details = NULL;
-    size_t nev = 0, evcap = 0, nt = s->cfg->ntargets;
-    PGresult *locked = NULL, *stored = NULL;
-    json_object *locked_idx = NULL, *stored_idx = NULL;
-    /* fresh deliveries handed over: room per target, and which were */
-    size_t *room_n = xcalloc(nt + 1, sizeof *room_n), *room_b = xcalloc(nt + 1, sizeof *room_b);
-    struct { int row; size_t t; } *handed = xcalloc((size_t)n * nt + 1, sizeof *handed);
-    size_t nhanded = 0;
-    bool hand = false;
-    char lease[24];
-    int rc;
-
-    if (s->handoff.take) {
-        bool fresh = false, room = false;
-        for (int i = 0; i < n; i++)
-            fresh |= !chg[i]->known;
-        for (size_t t = 0; fresh && t < nt; t++) {
-            s->handoff.room(s->handoff.ctx, s->cfg->targets[t].name, &room_n[t], &room_b[t]);
-            room |= room_n[t] > 0;
-        }
-        hand = fresh && room;
-    }
-    snprintf(lease, sizeof lease, "%lld", (long long)s->handoff.lease_ms);
-    memset(d, 0, sizeof d);
-    memset(v, 0, sizeof v);
-    for (int i = 0; i < n; i++) {
-        struct row *r = chg[i];
-        char dbuf[11];
-        const char *fields = json_object_to_json_string_ext(
-            r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (r->known)
-            db_array_add(&known, r->id);
-        db_array_add(&d[D_ID], r->id);
-        db_array_add(&d[D_KIND], r->kind >= 0 ? kind_name((enum kind)r->kind)
-                                              : fields_text(r->fields, "kind") ? fields_text(r->fields, "kind") : "");
-        if (r->decided_on != DATE_NONE)
-            date_format(r->decided_on, dbuf);
-        db_array_add(&d[D_DECIDED], r->decided_on != DATE_NONE ? dbuf : NULL);
-        db_array_add(&d[D_STATE], r->state);
-        db_array_add(&d[D_CONF], r->confidential ? "t" : "f");
-        db_array_add(&d[D_REV], r->revision);
-        db_array_add(&d[D_FIELDS], fields);
-        db_array_add(&d[D_UPD], r->updated_at);
-        db_array_add(&d[D_EXCL], r->exclude);
-        db_array_add(&d[D_REASONS], json_object_array_length(r->reasons)
-                                        ? json_object_to_json_string_ext(r->reasons, JSON_C_TO_STRING_PLAIN)
-                                        : NULL);
-    }
-    for (int k = 0; k < D_N; k++)
-        db_array_end(&d[k]);
-    db_array_end(&known);
-
-    /* Lazy commit: a detection lost in a server crash is simply detected
-     * again from the source; nothing has been sent on its account yet.
-     * Unless deliveries are handed over: they are sent at once, so the
-     * page is committed durably first. */
-    if ((rc = hand ? db_begin(s->state, e) : db_begin_lazy(s->state, e)) < 0)
-        goto out;
-    const char *dp[D_N];
-    for (int k = 0; k < D_N; k++)
-        dp[k] = d[k].data;
-    buf_puts(&sql, SQL_UPSERT_DECISIONS);
-    if (hand)
-        buf_puts(&sql, SQL_UPSERT_DECISIONS_RETURNING_SUFFIX);
-    if ((rc = db_exec(s->state, "store decisions", sql.data, D_N, dp, hand ? &stored : NULL, e)) < 0)
-        goto fail;
-    stored_idx = hand ? db_index_rows(stored, 0, -1) : NULL;
-    const char *lp[1] = { known.data };
-    if (known.len > 2   /* "{}" is nothing known */
-        && (rc = db_exec(s->state, "lock deliveries", SQL_LOCK_DELIVERIES, 1, lp, &locked, e)) < 0)
-        goto fail;
-
-    locked_idx = db_index_rows(locked, 0, 1);
-    evcap = (size_t)n * (s->cfg->ntargets + 1);
-    ev = xcalloc(evcap, sizeof *ev);
-    details = xcalloc(evcap, sizeof *details);
-    /* One "detect" event per decision names every target's transition;
-     * a transition with a reason (invalid, excluded, withdrawal, cancelled)
-     * also gets a "state" event of its own that carries the reason. */
-    for (int i = 0; i < n; i++) {
-        struct row *r = chg[i];
-        struct buf det = BUF_INIT;
-        size_t detect_ev = nev++;
-        buf_printf(&det, "state=%s revision=%.12s", r->state, r->revision);
-        for (size_t t = 0; t < s->cfg->ntargets; t++) {
-            const struct target_cfg *tc = &s->cfg->targets[t];
-            struct have h;
-            struct plan p;
-            if (!tc->enabled)
-                continue;
-            find_have(locked, locked_idx, r->id, tc->name, &h);
-            if (!plan_target(r, tc, &h, &p))
-                continue;
-            db_array_add(&v[V_ID], r->id);
-            db_array_add(&v[V_TARGET], tc->name);
-            db_array_add(&v[V_STATE], p.state);
-            db_array_add(&v[V_REV], r->revision);
-            db_array_add(&v[V_WW], p.want_withdraw ? "t" : "f");
-            db_array_add(&v[V_WT], p.withdraw_type);
-            db_array_add(&v[V_WR], p.withdraw_reason);
-            db_array_add(&v[V_REASON], p.reason[0] ? p.reason : NULL);
-            /* A new decision's pending delivery: handed over when there is room. */
-            int k = hand && !r->known && !h.exists && !strcmp(p.state, "pending")
-                        ? db_index_find(stored_idx, r->id, NULL) : -1;
-            size_t flen = k >= 0 ? (size_t)PQgetlength(stored, k, 1) : 0;
-            bool give = k >= 0 && room_n[t] > 0 && flen <= room_b[t];
-            if (give) {
-                room_n[t]--;
-                room_b[t] -= flen;
-                handed[nhanded].row = i;
-                handed[nhanded++].t = t;
-            }
-            db_array_add(&v[V_OWNER], give ? s->handoff.owner : NULL);
-            buf_printf(&det, " %s:%s->%s", tc->name, h.exists ? h.state : "new", p.state);
-            if (p.reason[0]) {
-                struct buf sd = BUF_INIT;
-                buf_printf(&sd, "%s->%s", h.exists ? h.state : "new", p.state);
-                details[nev] = buf_steal(&sd);
-                ev[nev] = (struct audit_event){
-                    .actor = "daemon", .decision_id = r->id, .target = tc->name,
-                    .operation = "state", .latency_ms = -1, .detail = details[nev],
-                    .message = xstrdup(p.reason),
-                };
-                nev++;
-            }
-            if (!strcmp(p.state, "invalid"))
-                log_error("decision invalid", KV("decision", r->id), KV("target", tc->name),
-                          KV("reason", first_reason(r)),
-                          KVI("reasons", json_object_array_length(r->reasons)), LOG_ACTION_NEEDED);
-            else if (!strcmp(p.state, "withdraw_pending"))
-                log_info("withdrawal queued", KV("decision", r->id), KV("target", tc->name),
-                         KV("reason", p.reason));
-        }
-        details[detect_ev] = buf_steal(&det);
-        ev[detect_ev] = (struct audit_event){
-            .actor = "daemon", .decision_id = r->id, .operation = "detect",
-            .latency_ms = -1, .detail = details[detect_ev],
-        };
-    }
-
-    if (v[V_ID].len) {
-        const char *vp[V_N + 1];
-        for (int k = 0; k < V_N; k++) {
-            db_array_end(&v[k]);
-            vp[k] = v[k].data;
-        }
-        vp[V_N] = lease;
-        if ((rc = db_exec(s->state, "store deliveries", SQL_UPSERT_DELIVERIES, V_N + 1, vp, NULL, e)) < 0)
-            goto fail;
-    }
-    if ((rc = audit_append(s->state, ev, nev, e)) < 0)
-        goto fail;
-    if (v[V_ID].len && (rc = db_exec(s->state, "wake deliverers", "SELECT pg_notify('epsync_wake', '')",
-                                     0, NULL, NULL, e)) < 0)
-        goto fail;
-    if ((rc = db_commit(s->state, e)) < 0)
-        goto out;
-    metrics_detect_stored(n > 0 ? chg[n - 1]->updated_at : NULL);
-    for (size_t k = 0; k < nhanded; k++) {
-        const struct row *r = chg[handed[k].row];
-        int row = db_index_find(stored_idx, r->id, NULL);
-        s->handoff.take(s->handoff.ctx, s->cfg->targets[handed[k].t].name, r->id, r->kind,
-                        r->revision, PQgetvalue(stored, row, 1));
-    }
-    goto out;
-fail:
-    db_rollback(s->state);
-out:
-    db_index_free(locked_idx);
-    PQclear(locked);
-    db_index_free(stored_idx);
-    PQclear(stored);
-    free(room_n);
-    free(room_b);
-    free(handed);
-    buf_free(&sql);
-    for (size_t k = 0; k < nev; k++) {
-        free(details[k]);
-        free((char *)ev[k].message);
-    }
-    free(details);
-    free(ev);
-    for (int k = 0; k < D_N; k++)
-        buf_free(&d[k]);
-    for (int k = 0; k < V_N; k++)
-        buf_free(&v[k]);
-    buf_free(&known);
-    return rc;
+    return (struct handover_ctx){ .cfg = s->cfg, .state = s->state, .handoff = &s->handoff,
+                                  .cal = s->cal };
 }
 
 /* Decide which rows of a page changed, and store those. */
@@ -836,7 +372,8 @@ static int process_page(source *s, struct page *pg, bool force, struct source_st
     db_index_free(known_idx);
     PQclear(known);
     st->changed += nchg;
-    rc = nchg ? store_changes(s, chg, nchg, e) : 0;
+    struct handover_ctx hc = handover_of(s);
+    rc = nchg ? handover_store(&hc, chg, nchg, e) : 0;
     if (rc == 0 && touched_ids.len) {
         db_array_end(&touched_ids);
         db_array_end(&touched_upd);
@@ -859,7 +396,8 @@ static int read_page(source *s, PGresult *res, struct page *pg, int64_t now_ms)
             log_warning("source row without updated_at skipped", KV("decision", id));
             continue;
         }
-        if (row_parse(r, PQgetvalue(res, i, 0), id, PQgetvalue(res, i, 2), today, s->cfg) < 0) {
+        if (row_parse(r, PQgetvalue(res, i, 0), id, PQgetvalue(res, i, 2), today, s->cfg,
+                      s->cal) < 0) {
             log_error("source row unreadable, skipped", KV("decision", id));
             row_clear(r);
             continue;
@@ -955,16 +493,6 @@ static int recheck_flagged(source *s, int64_t now_ms, struct source_stats *st, s
     return rc;
 }
 
-/* The digest of keys[0..n-1] (see struct window_page). */
-static void keys_digest(PGresult *keys, int n, char out[65])
-{
-    struct buf b = BUF_INIT;
-    for (int i = 0; i < n; i++)
-        buf_printf(&b, "%s\x1f%s\x1e", PQgetvalue(keys, i, 0), PQgetvalue(keys, i, 1));
-    sign_sha256_hex(b.data ? b.data : "", b.len, out);
-    buf_free(&b);
-}
-
 /* Compare keys[0..n-1] with the state database; fetch and process the
  * rows not yet seen at their updated_at. */
 static int check_keys(source *s, PGresult *keys, int n, int64_t now_ms, struct source_stats *st,
@@ -1011,7 +539,7 @@ out:
 static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql, int64_t now_ms,
                           struct source_stats *st, struct err *e)
 {
-    const struct window_page *same = window_from(s, s->scan.after_upd, s->scan.after_id);
+    const struct window_page *same = window_from(&s->prev, s->scan.after_upd, s->scan.after_id);
     char lower_upd[40], digest[65];
     char *lower_id = s->scan.after_id ? xstrdup(s->scan.after_id) : NULL;
     PGresult *keys = NULL;
@@ -1030,18 +558,19 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
         goto out;
     n = PQntuples(keys);
     if (same) {
-        whole = n < KEY_ROWS || same_key(PQgetvalue(keys, n - 1, 0), PQgetvalue(keys, n - 1, 1),
-                                         same->upper_upd, same->upper_id);
+        whole = n < KEY_ROWS || window_same_key(PQgetvalue(keys, n - 1, 0),
+                                                PQgetvalue(keys, n - 1, 1),
+                                                same->upper_upd, same->upper_id);
         more = 1;
     } else {
-        int k = window_boundary(s, keys);
+        int k = window_boundary(&s->prev, keys);
         more = k >= 0 || n == KEY_ROWS;
         if (k >= 0)
             n = k + 1;
         if (n == 0)
             goto out;
     }
-    keys_digest(keys, n, digest);
+    window_digest(keys, n, digest);
     st->scanned += n;
     if (!(whole && strcmp(digest, same->digest) == 0)
         && n > 0 && (rc = check_keys(s, keys, n, now_ms, st, e)) < 0)
@@ -1108,8 +637,8 @@ static int scan_progress(source *s, bool finished, struct err *e)
     return db_exec_lazy(s->state, "advance the watermark", SQL_SET_WATERMARK, 3, p, NULL, e);
 }
 
-int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
-                struct err *e)
+static int poll_pass(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                     struct err *e)
 {
     struct buf sql = BUF_INIT;
     struct page *pg = xcalloc(1, sizeof *pg);
@@ -1188,4 +717,18 @@ out:
     free(pg);
     buf_free(&sql);
     return rc;
+}
+
+int source_poll(source *s, bool reconcile, int64_t now_ms, struct source_stats *st,
+                struct err *e)
+{
+    if (!s->legacy_done) {
+        memset(st, 0, sizeof *st);
+        struct handover_ctx hc = handover_of(s);
+        int n = handover_rebase(&hc, e);
+        if (n != 0)
+            return n < 0 ? n : 1;   /* more to rebase before the pass */
+        s->legacy_done = true;
+    }
+    return poll_pass(s, reconcile, now_ms, st, e);
 }

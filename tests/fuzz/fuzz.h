@@ -93,7 +93,7 @@ static inline char *fuzz_fields_text(enum kind kind)
     return xstrdup(text[kind]);
 }
 
-/* One delivery, with the fields state_claim() fills from a claimed row:
+/* One delivery, with the fields queue_claim() fills from a claimed row:
  * a publish has no receipt yet, an update and a withdraw carry the one the
  * platform gave, a withdraw its type and reason. */
 static inline struct delivery *fuzz_delivery(const char *target, int i, enum kind kind,

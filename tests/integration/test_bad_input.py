@@ -418,7 +418,8 @@ def test_oversized_and_endless_bodies_keep_the_daemon_up_and_bounded():
     # A long timeout, so only the body cap (not curl's timeout) can end the
     # endless answers, and a trickling answer is still in flight at SIGTERM.
     cfg = h.write_config(tmp, pg, [city, fake], dbname=db, poll=FAST_POLL,
-                         targets={"province": {"timeout": "60s"}}, log={"format": "json"})
+                         targets={"province": {"timeout": "60s"}}, log={"format": "json"},
+                         delivery={"lease": "2m"})
     ep = h.Epsync(config=cfg)
     r = ep.run(["migrate"])
     assert r.returncode == 0, r.stderr

@@ -481,7 +481,7 @@ def base_config(pg, sims, dbname="cases", state_dbname=None):
     targets = {}
     for s in sims:
         t = {"protocol": s.kind, "enabled": True, "base_url": s.base_url,
-             "allow_plain_http": True, "timeout": "5s", "max_in_flight": 8,
+             "allow_plain_http": True, "timeout": "3s", "max_in_flight": 8,
              "rate": "1000/s"}
         if s.kind == "city":
             t.update(client_id=s.ident, client_secret_file=s.secret_file,

@@ -2,7 +2,8 @@
  * deadline rule of src/snapshot.c. */
 #include "metrics.h"
 #include "snapshot.h"
-#include "state.h"
+#include "delivery.h"
+#include "lifecycle.h"
 #include "tap.h"
 
 #include <json-c/json.h>

@@ -68,6 +68,7 @@ struct target_cfg {
     int batch_size;             /* province only, 1..100 */
     struct tls_cfg tls;
     char *proxy;
+    char *display_name;         /* the platform's name in the report, "" = the key */
     struct field_map *fields;   /* overrides merged over the default mapping */
     size_t nfields;
 };
@@ -96,6 +97,7 @@ struct config {
 
     int deadline_days[KIND_COUNT];   /* working days per kind */
     int deadline_default;            /* `deadlines.default`: kinds not named */
+    int deadline_warn_before;        /* `deadlines.warn_before`: working days of warning */
 
     char *calendar;             /* path of the holiday calendar */
 
@@ -105,6 +107,10 @@ struct config {
         int64_t small_fine_org_yuan;
         bool skip_warning_only;
     } publicity;
+
+    struct {
+        char *organisation;     /* the bureau named on the report, "" = none */
+    } report;
 
     struct {
         int level;              /* enum log_level */

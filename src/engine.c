@@ -9,6 +9,7 @@
  * state connection (LISTEN epsync_wake) and the two threads' eventfds
  * until one of them or a timer is due. */
 #include "engine.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -112,6 +113,7 @@ struct engine {
     long detected, attempts;
     date_t today;                    /* CST day of published_today */
     long published_today;            /* by this process */
+    deadline_watch *deadlines;       /* deadline warnings (deadline.c) */
 };
 
 static double rand01(void)
@@ -777,14 +779,18 @@ static void status(struct engine *en, int64_t now)
     }
     if (date_cst(clock_wall_ms()) != en->today)
         en->published_today = 0;
-    snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s",
-             backlog, en->published_today, http_in_flight(en->http), paused[0] ? paused : "none");
+    long at_risk, missed;
+    deadline_watch_tick(&en->deadlines, en->state, en->cfg, clock_wall_ms(), &at_risk, &missed);
+    snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s "
+             "at_risk=%ld missed=%ld", backlog, en->published_today, http_in_flight(en->http),
+             paused[0] ? paused : "none", at_risk, missed);
     notify_status(line);
     if (now >= en->next_summary) {
         en->next_summary = now + SUMMARY_EVERY_MS;
         log_info("summary", KVI("backlog", backlog), KVI("published", published),
                  KVI("attempts", en->attempts), KVI("detected", en->detected),
-                 KV("paused", paused[0] ? paused : "none"));
+                 KV("paused", paused[0] ? paused : "none"), KVI("at_risk", at_risk),
+                 KVI("missed", missed));
     }
 }
 
@@ -1114,6 +1120,7 @@ out:
         trt_clear(&en.tr[i]);
     free(en.tr);
     http_free(en.http);
+    deadline_watch_free(en.deadlines);
     detector_close(en.det);
     recorder_close(en.rec, 0);
     db_close(en.state);

@@ -35,7 +35,7 @@ static const char *CSS =
     "font-variant-numeric:tabular-nums;white-space:nowrap}"
     "thead{display:table-header-group}tr{break-inside:avoid;page-break-inside:avoid}"
     "tr.bad td{background:#fdecea}tr.in td{font-weight:bold}tr.sub td:first-child{padding-left:2em}"
-    "td.reason{min-width:14em}"
+    "td.reason{min-width:14em}td.advice{min-width:17em}"
     "code{font-family:monospace;font-size:12px;white-space:nowrap}"
     "td.d,td.nw{white-space:nowrap}"
     ".chart svg{max-width:100%;height:auto}"
@@ -148,8 +148,8 @@ static void chart(struct buf *b, const struct report_model *m)
     }
     int SLOT = n <= 53 ? 18 : CHART_W / (int)n, BAR = (SLOT - 4) / 2;
     int width = LEFT + (int)n * SLOT + 10, height = TOP + PLOT_H + 90;
-    if (width < 420)           /* room for the legend */
-        width = 420;
+    if (width < 640)           /* room for the legend, legible on paper */
+        width = 640;
     size_t every = n > 80 ? 8 : n > 40 ? 4 : n > 20 ? 2 : 1;
 
     buf_printf(b, "<h2>%s</h2>\n<div class=\"chart\">", report_label(L_CHART, lang));
@@ -204,6 +204,29 @@ static void chart(struct buf *b, const struct report_model *m)
     buf_puts(b, "</div>\n");
 }
 
+/* Advice with its command kept on one line ("epsync retry H-1" must not
+ * break at the hyphen of an id). */
+static void command(struct buf *b, const char *advice, const char *id)
+{
+    const char *cmd = strstr(advice, "epsync ");
+    const char *at = cmd ? strstr(cmd, id) : NULL;
+    if (!at) {
+        esc(b, advice);
+        return;
+    }
+    size_t n = (size_t)(at - cmd) + strlen(id);
+    char *head = xstrdup(advice), *body = xstrdup(cmd);
+    head[cmd - advice] = '\0';
+    body[n] = '\0';
+    esc(b, head);
+    buf_puts(b, "<code>");
+    esc(b, body);
+    buf_puts(b, "</code>");
+    esc(b, cmd + n);
+    free(head);
+    free(body);
+}
+
 static void attention(struct buf *b, const struct report_model *m,
                       void (*spill)(void *ctx, struct buf *b), void *ctx)
 {
@@ -243,10 +266,10 @@ static void attention(struct buf *b, const struct report_model *m,
         buf_reset(&tmp);
         report_reason(&tmp, a, lang);
         esc(b, buf_str(&tmp));
-        buf_puts(b, "</td><td>");
+        buf_puts(b, "</td><td class=\"advice\">");
         buf_reset(&tmp);
         report_advice(&tmp, a, lang);
-        esc(b, buf_str(&tmp));
+        command(b, buf_str(&tmp), a->decision_id);
         buf_puts(b, "</td></tr>\n");
         spill(ctx, b);
     }

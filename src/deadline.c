@@ -34,13 +34,16 @@ struct deadline_watch {
 };
 
 /* Unpublished pairs that must be published (first_published_at IS NULL:
- * a published decision waiting for an update is not late). */
+ * a published decision waiting for an update is not late), decided long
+ * enough ago to be at risk ($2: a deadline of N working days is at least N
+ * calendar days, so fresh work is never read).  The queue's own partial
+ * index finds pending and retrying rows, deliveries_stuck the rest. */
 static const char *SQL_OPEN =
     "SELECT dl.decision_id, dl.target, d.kind, d.decided_on::text, dl.state "
     "FROM epsync.deliveries dl JOIN epsync.decisions d ON d.decision_id = dl.decision_id "
     "WHERE dl.first_published_at IS NULL "
     "  AND dl.state IN ('pending', 'retry', 'invalid', 'rejected') "
-    "  AND d.decided_on >= $1::date";
+    "  AND d.decided_on BETWEEN $1::date AND $2::date";
 
 static const char *SQL_REMEMBER =
     "INSERT INTO epsync.deadline_alerts (decision_id, target, alert, due_on) "
@@ -91,7 +94,7 @@ static int check(deadline_watch *w, db *d, const struct config *cfg, int64_t now
                  struct err *e)
 {
     date_t today = date_cst(now_ms);
-    char since[11], due_s[11];
+    char since[11], until[11], due_s[11];
     struct buf a[4];
     PGresult *r = NULL;
     long at_risk = 0, missed = 0;
@@ -99,9 +102,14 @@ static int check(deadline_watch *w, db *d, const struct config *cfg, int64_t now
 
     if ((rc = load_calendar(w, cfg, e)) < 0)
         return rc;
+    int shortest = 365;
+    for (int k = 0; k < KIND_COUNT; k++)
+        if (cfg->deadline_days[k] < shortest)
+            shortest = cfg->deadline_days[k];
     date_format(today - LOOKBACK_DAYS, since);
-    const char *p[1] = { since };
-    if ((rc = db_exec(d, "read unpublished deliveries", SQL_OPEN, 1, p, &r, e)) < 0)
+    date_format(calendar_add_workdays(w->cal, today, cfg->deadline_warn_before) - shortest, until);
+    const char *p[2] = { since, until };
+    if ((rc = db_exec(d, "read unpublished deliveries", SQL_OPEN, 2, p, &r, e)) < 0)
         return rc;
     memset(a, 0, sizeof a);
     for (int i = 0; i < PQntuples(r); i++) {

@@ -9,10 +9,15 @@ them the report works and a write (`epsync retry`) is refused.
 
 An operator action run through sudo is audited with the invoking person's
 name, not the account it ran as.
+
+systemd/epsync-report.service passes `systemd-analyze verify`, and its own
+command writes last month's HTML and CSV.
 """
 
+import datetime
 import json
 import os
+import shutil
 import pwd
 import subprocess
 import sys
@@ -108,4 +113,57 @@ def test_retry_under_sudo_is_audited_with_the_invoking_person():
                                     "ORDER BY seq", dbname=dbname)]
     assert actors == ["zhang.san (sudo as %s)" % me, me], actors
     assert ep.run(["verify-audit"]).returncode == 0
+    conn.close()
+
+
+def unit_exec_start(path):
+    """The ExecStart= command of a unit file, continuation lines joined."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read().replace("\\\n", " ")
+    line = [l for l in text.splitlines() if l.startswith("ExecStart=")][0]
+    return line[len("ExecStart="):]
+
+
+def test_monthly_report_unit_writes_last_months_html_and_csv():
+    unit = os.path.join(harness.REPO, "systemd", "epsync-report.service")
+    timer = os.path.join(harness.REPO, "systemd", "epsync-report.timer")
+    tmpdir = harness.make_tmpdir("epsync-unit-")
+    if shutil.which("systemd-analyze"):
+        # verify a copy whose binary exists here
+        for src in (unit, timer):
+            with open(src, encoding="utf-8") as f:
+                text = f.read().replace("/usr/local/bin/epsync", "/bin/true")
+            with open(os.path.join(tmpdir, os.path.basename(src)), "w") as f:
+                f.write(text)
+        r = subprocess.run(["systemd-analyze", "verify",
+                            os.path.join(tmpdir, "epsync-report.service"),
+                            os.path.join(tmpdir, "epsync-report.timer")],
+                           capture_output=True, text=True)
+        bad = [l for l in r.stderr.splitlines()
+               if "epsync-report" in l and "user" not in l.lower() and "group" not in l.lower()]
+        assert not bad, r.stderr
+    # the unit's own command, with this build's binary and a scratch directory
+    pg, dbname, ep, tmp = base.setup_state()
+    conn = pg.connect(dbname)
+    first = harness.today_cst().replace(day=1)
+    last_month = first - datetime.timedelta(days=1)
+    base.add_decision(conn, "M-1", last_month)
+    base.add_decision(conn, "M-2", first)          # this month: not in last month's report
+    out = os.path.join(tmpdir, "legal")
+    os.mkdir(out)
+    cmd = unit_exec_start(unit).replace("/usr/local/bin/epsync", ep.binary)
+    argv = cmd.split(None, 2)          # /bin/sh -ec 'script'
+    script = argv[2].strip().strip("'").replace("%%", "%")
+    env = dict(os.environ, TZ="Asia/Shanghai", EPSYNC_CONFIG=ep.config,
+               EPSYNC_REPORT_DIR=out)
+    env.pop("SUDO_USER", None)
+    r = subprocess.run([argv[0], argv[1], script], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    month = last_month.strftime("%Y-%m")
+    assert sorted(os.listdir(out)) == ["epsync-report-%s.csv" % month,
+                                       "epsync-report-%s.html" % month]
+    with open(os.path.join(out, "epsync-report-%s.csv" % month), encoding="utf-8-sig") as f:
+        body = f.read()
+    assert "M-1," in body and "M-2," not in body
     conn.close()

@@ -200,7 +200,7 @@ def test_every_category_is_counted_once_per_target():
     for t in ("city", "province"):
         state_part = {k: j["targets"][t][k] for k in counts[t]}
         assert state_part == counts[t], (t, j["targets"][t], counts[t])
-    # every SPEC key is present even at zero, and the timeliness keys
+    # every state key is present even at zero, and the timeliness keys
     assert set(j["targets"]["city"]) == set(CATS) | {
         "in_scope", "display_name", "must_publish", "missed", "timeliness", "missed_by_cause",
         "excluded_by_reason"}

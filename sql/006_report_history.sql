@@ -24,7 +24,10 @@ CREATE TABLE epsync.delivery_history (
 );
 CREATE INDEX delivery_history_pair ON epsync.delivery_history (decision_id, target, at);
 
-CREATE FUNCTION epsync.delivery_history_record() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The trigger writes as the schema's owner (SECURITY DEFINER): the
+-- daemon's role needs no privilege on the history, so it cannot rewrite it.
+CREATE FUNCTION epsync.delivery_history_record() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, epsync AS $$
 BEGIN
     INSERT INTO epsync.delivery_history (decision_id, target, at, state, reason, last_error,
                                          first_published_at)

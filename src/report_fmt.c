@@ -124,7 +124,6 @@ static const char *const labels[L_COUNT][RLANG_COUNT] = {
                          "when late at any." },
     [L_STATE_SUMMARY]= { "当前状态（按平台，每件决定在每个平台计一次）",
                          "Current state (each decision once per platform)" },
-    [L_SIGNOFF]      = { "制表：", "Prepared by:" },
     [L_TL_KEY]       = { "时效代码", "Timeliness key" },
     [L_TL]           = { "时效", "Timeliness" },
     [L_CAUSE_KEY]    = { "未公示原因代码", "Missed cause key" },

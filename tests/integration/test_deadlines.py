@@ -71,6 +71,21 @@ def test_deadline_warnings_once_per_decision_and_target():
     assert len(lines(log, "deadline at risk", "warning")) == len(risk)
     assert dict((d, due) for d, _, due in missed)["DL-MISSED"] == "2026-09-10"
     w.ep.stop()
+    # the daemon's own history (written by the schema's trigger) explains it
+    assert w.q("SELECT count(*) FROM epsync.delivery_history "
+               "WHERE decision_id = 'DL-MISSED' AND state = 'retry'")[0][0] >= 1
+    r = w.ep.run(["report", "--format", "json", "--from", "2026-09-01"])
+    assert r.returncode == 0, r.stderr
+    missed = {(x["decision_id"], x["target"]): x for x in json.loads(r.stdout)["missed"]}
+    # a platform that fails every request leaves its deliveries retrying (the
+    # province); one whose token request fails is paused before any attempt,
+    # so its deliveries still wait to be sent (the city)
+    causes = {t: missed[("DL-MISSED", t)] for t in ("city", "province")}
+    assert causes["province"]["missed_cause"] == "retrying", causes
+    assert "平台故障或无法连接" in causes["province"]["cause"]
+    assert causes["city"]["missed_cause"] in ("retrying", "pending"), causes
+    assert missed[("DL-BAD", "city")]["missed_cause"] == "invalid"
+    assert "校验位错误" in missed[("DL-BAD", "city")]["cause"]
     n = w.q("SELECT count(*) FROM epsync.deadline_alerts")[0][0]
     assert n == 6
     # a restart does not repeat them

@@ -44,11 +44,35 @@ CREATE TRIGGER deliveries_history_update AFTER UPDATE ON epsync.deliveries
                        OR OLD.reason IS DISTINCT FROM NEW.reason)
     EXECUTE FUNCTION epsync.delivery_history_record();
 
--- What existed before this version: one row per delivery, as it is now.
+-- What happened before this version, read back from the audit log: every
+-- event of a delivery names its transition ("pending->published", "op=publish
+-- result=ok pending->published ...", "new->invalid"), a detection names one
+-- per target ("city:new->pending"); state changes carry their reason, attempts
+-- the platform's words.
+INSERT INTO epsync.delivery_history (decision_id, target, at, state, reason, last_error)
+SELECT decision_id, target, at, state, reason, last_error FROM (
+    SELECT a.seq, a.decision_id, a.target, a.at, m[1] AS state,
+           CASE WHEN a.operation NOT IN ('attempt', 'settle') THEN a.message END AS reason,
+           CASE WHEN a.operation IN ('attempt', 'settle') THEN a.message END AS last_error
+    FROM epsync.audit a, regexp_match(a.detail, '->([a-z_]+)') m
+    WHERE a.target IS NOT NULL AND a.decision_id IS NOT NULL
+    UNION ALL
+    SELECT a.seq, a.decision_id, t[1], a.at, t[2], NULL, NULL
+    FROM epsync.audit a, regexp_matches(a.detail, '([^ :]+):[a-z_]+->([a-z_]+)', 'g') t
+    WHERE a.operation = 'detect' AND a.decision_id IS NOT NULL
+) e
+WHERE e.state IN ('pending', 'published', 'retry', 'rejected', 'invalid', 'withdraw_pending',
+                  'withdrawn', 'excluded', 'cancelled')
+ORDER BY e.seq;
+
+-- A delivery the audit log says nothing about: as it is now.
 INSERT INTO epsync.delivery_history (decision_id, target, at, state, reason, last_error,
                                      first_published_at)
-SELECT decision_id, target, updated_at, state, reason, last_error, first_published_at
-FROM epsync.deliveries;
+SELECT dl.decision_id, dl.target, dl.updated_at, dl.state, dl.reason, dl.last_error,
+       dl.first_published_at
+FROM epsync.deliveries dl
+WHERE NOT EXISTS (SELECT 1 FROM epsync.delivery_history h
+                  WHERE h.decision_id = dl.decision_id AND h.target = dl.target);
 
 -- The deadline check reads what cannot move on by itself: few rows, and
 -- rarely changed, so the index costs the queue nothing.

@@ -197,6 +197,14 @@ static int seg_of(const char *state)
     return -1;
 }
 
+/* What the stretch says: the platform's words for failures (and for a
+ * refusal without a recorded reason), else the recorded reason. */
+static const char *seg_detail(int what, const struct report_hist *h)
+{
+    return what == RSEG_FAILING || (what == RSEG_REJECTED && !h->reason) ? h->last_error
+                                                                          : h->reason;
+}
+
 size_t report_segments(const struct report_hist *h, size_t n, int64_t until_ms, bool still,
                        struct report_segment *out, size_t max)
 {
@@ -208,8 +216,12 @@ size_t report_segments(const struct report_hist *h, size_t n, int64_t until_ms, 
             continue;
         /* a run of one state (an invalid record corrected into another
          * invalid one, a retry after a retry) is one stretch */
-        while (i + 1 < n && h[i + 1].at_ms < until_ms && seg_of(h[i + 1].state) == what)
+        const char *detail = seg_detail(what, first);
+        while (i + 1 < n && h[i + 1].at_ms < until_ms && seg_of(h[i + 1].state) == what) {
             i++;
+            if (!detail)       /* the first word said in the stretch */
+                detail = seg_detail(what, &h[i]);
+        }
         int64_t end = i + 1 < n && h[i + 1].at_ms < until_ms ? h[i + 1].at_ms : until_ms;
         bool open = still && !(i + 1 < n && h[i + 1].at_ms < until_ms);
         if (what == RSEG_QUEUED && end - first->at_ms < QUEUED_MIN_MS && !open)
@@ -218,9 +230,7 @@ size_t report_segments(const struct report_hist *h, size_t n, int64_t until_ms, 
             break;
         out[k++] = (struct report_segment){
             .what = (enum report_seg)what, .from = date_cst(first->at_ms),
-            .to = open ? DATE_NONE : date_cst(end),
-            .detail = what == RSEG_FAILING || (what == RSEG_REJECTED && !first->reason)
-                      ? first->last_error : first->reason,
+            .to = open ? DATE_NONE : date_cst(end), .detail = detail,
         };
     }
     return k;

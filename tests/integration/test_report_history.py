@@ -436,6 +436,54 @@ def test_as_of_reproduces_an_earlier_report():
     assert r.returncode == 64
 
 
+def test_history_before_schema_6_is_read_back_from_the_audit_log():
+    """A state database of version 2 with its audit log: `epsync migrate`
+    rebuilds the history from it, so causes and --as-of cover the past."""
+    pg = harness.shared_cluster()
+    dbname = harness.fresh_dbname("old")
+    pg.createdb(dbname)
+    conn = pg.connect(dbname)
+    with conn.cursor() as cur:
+        for name in ("001_init.sql", "002_recheck_index.sql"):
+            with open(os.path.join(harness.REPO, "sql", name), encoding="utf-8") as f:
+                cur.execute(f.read())
+        cur.execute("INSERT INTO epsync.schema_version (version) VALUES (1), (2)")
+    d = D(2026, 9, 1)
+    base.add_decision(conn, "OLD-1", d)
+    pub = at(d + 10 * DAY, 10, 5)
+    base.add_delivery(conn, "OLD-1", "city", "published", first_published_at=pub, receipt="R-9")
+    events = [  # (instant, target, operation, detail, message)
+        (at(d, 18, 5), None, "detect", "state=final revision=aaaaaaaaaaaa city:new->invalid", None),
+        (at(d, 18, 5), "city", "state", "new->invalid", BAD_CODE),
+        (at(d + 10 * DAY, 10), None, "detect", "state=final revision=bbbbbbbbbbbb "
+         "city:invalid->pending", None),
+        (pub, "city", "attempt", "op=publish result=ok pending->published request_id=x", None),
+    ]
+    with conn.cursor() as cur:
+        for seq, (when, target, op, detail, msg) in enumerate(events, 1):
+            cur.execute("INSERT INTO epsync.audit (seq, at, actor, decision_id, target, operation, "
+                        "detail, message, prev_hash, hash) VALUES (%s, %s, 'daemon', 'OLD-1', %s, "
+                        "%s, %s, %s, %s, %s)", (seq, when, target, op, detail, msg, "0" * 64,
+                                                "0" * 64))
+    tmp = harness.make_tmpdir()
+    cfg = harness.write_config(tmp, pg, [base.Target("city", tmp), base.Target("province", tmp)],
+                               dbname=dbname, targets={"province": None})
+    ep = harness.Epsync(config=cfg)
+    r = ep.run(["migrate"])
+    assert r.returncode == 0, r.stderr
+    hist = [s for (s,) in pg.psql("SELECT state FROM epsync.delivery_history "
+                                  "WHERE decision_id = 'OLD-1' ORDER BY at, id", dbname=dbname)]
+    assert hist == ["invalid", "invalid", "pending", "published"], hist
+    j = base.report_json(ep, *PERIOD)
+    late = {(x["decision_id"], x["target"]): x for x in j["late"]}
+    assert "校验未通过（2026-09-01 至 2026-09-11）：当事人统一社会信用代码：校验位错误（应为 M）" \
+        in late[("OLD-1", "city")]["cause"], late
+    old = base.report_json(ep, *PERIOD, "--as-of", "2026-09-05")
+    cell = old["decisions"][0]["targets"]["city"]
+    assert (cell["state"], cell["timeliness"]) == ("invalid", "not_due"), cell
+    conn.close()
+
+
 # --- printed ------------------------------------------------------------------------------
 
 def chromium():

@@ -75,6 +75,7 @@ struct target_cfg {
     struct tls_cfg tls;
     char *proxy;
     char *publish_columns;      /* "a, b, c"; "": the columns the mapping reads */
+    char *display_name;         /* the platform's name in the report, "" = the key */
     struct field_map *fields;   /* overrides merged over the default mapping */
     size_t nfields;
 };
@@ -103,6 +104,7 @@ struct config {
 
     int deadline_days[KIND_COUNT];   /* working days per kind */
     int deadline_default;            /* `deadlines.default`: kinds not named */
+    int deadline_warn_before;        /* `deadlines.warn_before`: working days of warning */
 
     char *calendar;             /* path of the holiday calendar */
 
@@ -118,6 +120,10 @@ struct config {
         char *anchor_key_file;  /* Ed25519 private key (PEM); "": no anchors */
         char *anchor_file;      /* where the signed anchors are appended */
     } audit;
+
+    struct {
+        char *organisation;     /* the bureau named on the report, "" = none */
+    } report;
 
     struct {
         int level;              /* enum log_level */

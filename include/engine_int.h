@@ -10,6 +10,7 @@
 #include "anchor.h"
 #include "config.h"
 #include "date.h"
+#include "deadline.h"
 #include "db.h"
 #include "detector.h"
 #include "http.h"
@@ -70,6 +71,7 @@ struct engine {
     long detected, attempts;
     date_t today;                    /* CST day of published_today */
     long published_today;            /* by this process */
+    deadline_watch *deadlines;       /* deadline warnings (deadline.c) */
 };
 
 /* A uniform random number in [0, 1) (jitter). */

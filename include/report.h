@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "calendar.h"
 #include "config.h"
 #include "date.h"
 #include "err.h"
@@ -43,6 +44,20 @@ enum report_cat {
 /* Why a decision is on the needs-a-human list. */
 enum report_issue { RISSUE_OVERDUE, RISSUE_REJECTED, RISSUE_INVALID, RISSUE_MISSING, RISSUE_COUNT };
 
+/* Timeliness, the second dimension: per (decision, target) that must be
+ * published, on time / late / missed / not yet due; the rest is outside
+ * must_publish (excluded for a reason, or cancelled). */
+enum report_tl { RTL_ON_TIME, RTL_LATE, RTL_MISSED, RTL_NOT_DUE, RTL_OUTSIDE, RTL_COUNT };
+/* Why a deadline was missed: the pair's state now. */
+enum report_cause { RCAUSE_INVALID, RCAUSE_REJECTED, RCAUSE_RETRYING, RCAUSE_PENDING,
+                    RCAUSE_MISSING, RCAUSE_COUNT };
+/* Why a pair is outside must_publish. */
+enum report_excl { REXCL_CONFIDENTIAL, REXCL_MINOR, REXCL_WARNING_ONLY, REXCL_NOT_ROUTED,
+                   REXCL_CANCELLED, REXCL_OTHER, REXCL_COUNT };
+/* A stretch of a pair's history before its first publication. */
+enum report_seg { RSEG_INVALID, RSEG_REJECTED, RSEG_FAILING, RSEG_QUEUED, RSEG_LATE_SOURCE,
+                  RSEG_COUNT };
+
 enum report_format { RFMT_TEXT, RFMT_CSV, RFMT_JSON, RFMT_HTML };
 enum report_lang { RLANG_ZH, RLANG_EN, RLANG_COUNT };
 
@@ -52,6 +67,10 @@ int report_lang_parse(const char *s);
 
 const char *report_cat_key(enum report_cat c);          /* "published_on_time" ... */
 const char *report_issue_key(enum report_issue i);      /* "overdue" ... */
+const char *report_tl_key(enum report_tl t);            /* "on_time" ... */
+const char *report_cause_key(enum report_cause c);      /* "invalid" ... */
+const char *report_excl_key(enum report_excl x);        /* "confidential" ... */
+const char *report_seg_key(enum report_seg s);          /* "invalid" ... */
 
 /* The one categorisation rule (pure).  state: the delivery state, NULL
  * when the pair has no delivery row yet; first_published: the CST date of
@@ -66,8 +85,45 @@ struct report_facts {
     bool routed;               /* the target takes this kind */
     bool excluded_decision;    /* decisions.exclude_reason is set */
     bool invalid_decision;     /* decisions.invalid_reasons is set */
+    bool missing;              /* gone from the source */
+    const char *exclude_reason; /* decisions.exclude_reason, or the delivery's reason */
 };
 enum report_cat report_categorise(const struct report_facts *f);
+
+/* The timeliness of a pair (pure): tl, and the cause (RTL_MISSED) or the
+ * reason (RTL_OUTSIDE), -1 otherwise.  cat: report_categorise(f). */
+struct report_timely_facts {
+    enum report_tl tl;
+    int cause;                 /* enum report_cause, or -1 */
+    int excl;                  /* enum report_excl, or -1 */
+};
+void report_timeliness(const struct report_facts *f, enum report_cat cat,
+                       struct report_timely_facts *out);
+/* What a delivery's or decision's exclusion text means. */
+enum report_excl report_excl_parse(const char *reason);
+/* Working days late: the least n such that the deadline moved n working
+ * days later would have been met (0 when on time).  A publication on a
+ * rest day after the deadline is 1 day late. */
+long report_working_days_late(const calendar *cal, date_t due_on, date_t published_on);
+
+/* One entry of a pair's recorded history (delivery_history), oldest
+ * first; the strings belong to the caller. */
+struct report_hist {
+    int64_t at_ms;
+    const char *state, *reason, *last_error;
+};
+struct report_segment {
+    enum report_seg what;
+    date_t from, to;           /* CST dates; to == DATE_NONE: still so */
+    const char *detail;        /* the reason or the platform's words, may be NULL */
+};
+enum { REPORT_MAX_SEGMENTS = 6 };
+/* The stretches before until_ms (the first publication, or the end of the
+ * report's day) in which the pair was invalid, rejected, failing at the
+ * platform or queued for more than an hour; adjacent stretches of one
+ * kind are merged; at most max (the earliest).  Returns the count. */
+size_t report_segments(const struct report_hist *h, size_t n, int64_t until_ms, bool still,
+                       struct report_segment *out, size_t max);
 
 /* One (decision, target) pair as every format sees it. */
 struct report_cell {
@@ -80,6 +136,12 @@ struct report_cell {
     long attempts;             /* total_attempts */
     const char *last_error;    /* platform message verbatim */
     const char *reason;        /* what to show a human: platform words or validation reasons */
+    enum report_tl tl;
+    int cause;                 /* enum report_cause when RTL_MISSED, else -1 */
+    int excl;                  /* enum report_excl when RTL_OUTSIDE, else -1 */
+    long wdl;                  /* working days late: 0 on time, -1 unknown / not published */
+    struct report_segment seg[REPORT_MAX_SEGMENTS];
+    size_t nseg;               /* history, for RTL_LATE and RTL_MISSED */
 };
 
 struct report_row {
@@ -94,8 +156,25 @@ struct report_row {
 
 struct report_target_sum {
     char *name;
+    char *display;             /* targets.X.display_name, else the name */
     long n[RCAT_COUNT];
     long in_scope;             /* sum of n[] */
+    long tl[RTL_COUNT];
+    long must_publish;         /* on time + late + missed + not yet due */
+    long missed_by[RCAUSE_COUNT];
+    long excl_by[REXCL_COUNT];
+};
+
+/* An entry of the list of late publications or of missed deadlines. */
+struct report_timely {
+    char *decision_id, *kind, *target;
+    enum report_tl tl;         /* RTL_LATE or RTL_MISSED */
+    int cause;                 /* RTL_MISSED: enum report_cause */
+    date_t decided_on, due_on, published_on;
+    long wdl;
+    char *reason;              /* RTL_MISSED: what is wrong now, may be NULL */
+    struct report_segment seg[REPORT_MAX_SEGMENTS];   /* details owned */
+    size_t nseg;
 };
 
 struct report_attention {
@@ -129,6 +208,17 @@ struct report_model {
     struct report_attention *attn;
     size_t nattn, capattn;
 
+    struct report_timely *timely;      /* late publications, then missed deadlines */
+    size_t ntimely, captimely;
+    size_t nlist[RTL_COUNT];           /* entries of each list (late, missed) */
+    long dec_tl[RTL_COUNT];            /* per decision: missed > late > not due > on time */
+    long dec_must;                     /* decisions that must go to at least one target */
+
+    const char *organisation;          /* report.organisation, "" when not set */
+    date_t as_of;                      /* DATE_NONE: the report of now */
+    const char *kind;                  /* --kind, NULL: all */
+    int deadline_days[KIND_COUNT];              /* the rules used, per enum kind */
+
     char **warnings;
     size_t nwarnings;
 
@@ -148,6 +238,9 @@ void report_model_add(struct report_model *m, const struct report_row *r);
 /* After the last row: order the needs-a-human list (by issue, then
  * deadline). */
 void report_model_done(struct report_model *m);
+/* The sums of a target, NULL when the model does not know it. */
+const struct report_target_sum *report_model_target(const struct report_model *m,
+                                                    const char *name);
 void report_model_warn(struct report_model *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "calendar.h"
+#include "deadline.h"
 #include "config.h"
 #include "date.h"
 #include "err.h"
@@ -41,18 +42,16 @@ struct snapshot {
     long daemons_alive, daemons_dead;   /* heartbeat rows, fresh and stale */
 };
 
-enum deadline_status { DEADLINE_OK, DEADLINE_AT_RISK, DEADLINE_MISSED };
-
 /* Pure: where a decision decided on `decided` with `days` working days
- * stands today. */
-enum deadline_status snapshot_deadline(const calendar *cal, date_t decided, int days,
-                                       date_t today);
+ * stands today, warned warn_before working days ahead (deadline.h's rule). */
+enum deadline_alert snapshot_deadline(const calendar *cal, date_t decided, int days,
+                                      date_t today, int warn_before);
 
 struct db;
 /* Read the snapshot; names (may be NULL) are targets that appear even
  * without a row.  deadline_days per enum kind (config.deadline_days). */
 int snapshot_read(struct db *d, const calendar *cal, const int deadline_days[KIND_COUNT],
-                  date_t today, const char *const *names, size_t nnames,
+                  int warn_before, date_t today, const char *const *names, size_t nnames,
                   struct snapshot *out, struct err *e);
 /* The target's entry, added when absent. */
 struct snap_target *snapshot_target(struct snapshot *s, const char *name);

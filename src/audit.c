@@ -265,13 +265,23 @@ void audit_warn_privileges(db *d)
     PQclear(r);
 }
 
+/* The person behind an operator action: under sudo (the documented way
+ * to run `sudo -u epsync epsync retry ...`) the invoking user, with the
+ * account the command ran as; else the OS user. */
 const char *audit_os_user(void)
 {
-    static char name[64];
+    static char name[160];
+    char os[64];
     struct passwd *pw = getpwuid(getuid());
+    const char *sudo_user = getenv("SUDO_USER");
     if (pw && pw->pw_name)
-        snprintf(name, sizeof name, "%s", pw->pw_name);
+        snprintf(os, sizeof os, "%s", pw->pw_name);
     else
-        snprintf(name, sizeof name, "uid:%u", (unsigned)getuid());
+        snprintf(os, sizeof os, "uid:%u", (unsigned)getuid());
+    if (sudo_user && *sudo_user && strcmp(sudo_user, os) != 0 &&
+        !sudo_user[strcspn(sudo_user, " ()\t\r\n")] && strlen(sudo_user) < 64)
+        snprintf(name, sizeof name, "%s (sudo as %s)", sudo_user, os);
+    else
+        snprintf(name, sizeof name, "%s", os);
     return name;
 }

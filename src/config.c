@@ -111,6 +111,7 @@ static const struct key deadline_keys[] = {
     { "levy", T_INT, CO(deadline_days[KIND_LEVY]), NULL, 1, 365, 0, NULL },
     { "other", T_INT, CO(deadline_days[KIND_OTHER]), NULL, 1, 365, 0, NULL },
     { "default", T_INT, CO(deadline_default), "20", 1, 365, 0, NULL },
+    { "warn_before", T_INT, CO(deadline_warn_before), "1", 0, 30, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
 static const struct key small_fine_keys[] = {
@@ -122,6 +123,10 @@ static const struct key publicity_keys[] = {
     { "expire", T_BOOL, CO(publicity.expire), "true", 0, 0, 0, NULL },
     { "small_fine_yuan", T_SECTION, 0, NULL, 0, 0, 0, small_fine_keys },
     { "skip_warning_only", T_BOOL, CO(publicity.skip_warning_only), "false", 0, 0, 0, NULL },
+    { NULL, 0, 0, NULL, 0, 0, 0, NULL },
+};
+static const struct key report_keys[] = {
+    { "organisation", T_STR, CO(report.organisation), "", 0, 0, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
 static const struct key log_keys[] = {
@@ -147,6 +152,7 @@ const struct key config_root_keys[] = {
     { "deadlines", T_SECTION, 0, NULL, 0, 0, 0, deadline_keys },
     { "calendar", T_PATH, CO(calendar), "/etc/epsync/holidays.yaml", 0, 0, 0, NULL },
     { "publicity", T_SECTION, 0, NULL, 0, 0, 0, publicity_keys },
+    { "report", T_SECTION, 0, NULL, 0, 0, 0, report_keys },
     { "log", T_SECTION, 0, NULL, 0, 0, 0, log_keys },
     { "metrics", T_SECTION, 0, NULL, 0, 0, 0, metrics_keys },
     { "audit", T_SECTION, 0, NULL, 0, 0, 0, audit_keys },
@@ -186,6 +192,7 @@ const struct key config_target_keys[] = {
     { "tls", T_SECTION, 0, NULL, 0, 0, 0, tls_keys },
     { "proxy", T_STR, TO(proxy), "", 0, 0, 0, NULL },
     { "publish_columns", T_STR, TO(publish_columns), "", 0, 0, 0, NULL },
+    { "display_name", T_STR, TO(display_name), "", 0, 0, 0, NULL },
     { "fields", T_FIELDS, 0, NULL, 0, 0, 0, NULL },
     { NULL, 0, 0, NULL, 0, 0, 0, NULL },
 };
@@ -416,7 +423,9 @@ static void apply_defaults(struct ctx *c, const struct key *keys, char *base);
 static int finish_target(struct ctx *c, struct target_cfg *t, yaml_node_t *m, const char *where)
 {
     const char *cred = t->protocol == PROTO_CITY ? "client_secret" : "app_secret";
-    if (!t->secret_from)
+    /* A command that never talks to a platform (report, show) may run
+     * with a configuration of its own that names no secret at all. */
+    if (!t->secret_from && config_value_loading_secrets())
         return at(c, m, "%s: missing required key '%s_file' or '%s_env'", where, cred, cred);
     if (!strncmp(t->base_url, "http://", 7) && !t->allow_plain_http)
         return at(c, lookup(c, m, "base_url"), "%s.base_url: plain http:// is refused (secrets "

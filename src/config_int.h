@@ -79,5 +79,6 @@ void config_format_rate(double per_s, char *out, size_t n);
 
 /* See config_load_opts(). */
 void config_value_load_secrets(bool yes);
+bool config_value_loading_secrets(void);
 
 #endif

@@ -374,6 +374,8 @@ void config_value_load_secrets(bool yes)
     load_secrets = yes;
 }
 
+bool config_value_loading_secrets(void) { return load_secrets; }
+
 static int parse_secret_file(const char *dir, const struct key *k, const char *s, char *base,
                              char *why)
 {

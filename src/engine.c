@@ -9,6 +9,7 @@
  * state connection (LISTEN epsync_wake) and the two threads' eventfds
  * until one of them or a timer is due. */
 #include "engine.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -176,14 +177,18 @@ static void status(struct engine *en, int64_t now)
     }
     if (date_cst(clock_wall_ms()) != en->today)
         en->published_today = 0;
-    snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s",
-             backlog, en->published_today, http_in_flight(en->http), paused[0] ? paused : "none");
+    long at_risk, missed;
+    deadline_watch_tick(&en->deadlines, en->state, en->cfg, clock_wall_ms(), &at_risk, &missed);
+    snprintf(line, sizeof line, "backlog=%ld published_today=%ld in_flight=%zu paused=%s "
+             "at_risk=%ld missed=%ld", backlog, en->published_today, http_in_flight(en->http),
+             paused[0] ? paused : "none", at_risk, missed);
     notify_status(line);
     if (now >= en->next_summary) {
         en->next_summary = now + SUMMARY_EVERY_MS;
         log_info("summary", KVI("backlog", backlog), KVI("published", published),
                  KVI("attempts", en->attempts), KVI("detected", en->detected),
-                 KV("paused", paused[0] ? paused : "none"));
+                 KV("paused", paused[0] ? paused : "none"), KVI("at_risk", at_risk),
+                 KVI("missed", missed));
     }
 }
 
@@ -527,6 +532,7 @@ out:
     free(en.tr);
     http_free(en.http);
     monitor_stop();
+    deadline_watch_free(en.deadlines);
     detector_close(en.det);
     recorder_close(en.rec, 0);
     anchor_close(en.anchor);

@@ -43,6 +43,7 @@ static struct monitor {
     int64_t interval_ms;
     calendar *cal;
     int deadline_days[KIND_COUNT];
+    int warn_before;
     char **names;
     size_t nnames;
     db *db;
@@ -92,7 +93,7 @@ static void snapshot(void)
     struct snapshot s;
     struct err e;
     int64_t now = clock_wall_ms();
-    if (snapshot_read(mon.db, mon.cal, mon.deadline_days, date_cst(now),
+    if (snapshot_read(mon.db, mon.cal, mon.deadline_days, mon.warn_before, date_cst(now),
                       (const char *const *)mon.names, mon.nnames, &s, &e) < 0) {
         log_warning("metrics: cannot read the state database's figures", KV("error", e.msg));
         return;
@@ -136,6 +137,7 @@ static void copy_config(const struct config *cfg, const char *conninfo, const ch
     mon.listen = xstrdup(cfg->metrics.listen ? cfg->metrics.listen : "");
     mon.interval_ms = cfg->metrics.interval_ms;
     memcpy(mon.deadline_days, cfg->deadline_days, sizeof mon.deadline_days);
+    mon.warn_before = cfg->deadline_warn_before;
     mon.names = xcalloc(cfg->ntargets + 1, sizeof *mon.names);
     for (size_t i = 0; i < cfg->ntargets; i++)
         if (cfg->targets[i].enabled) {

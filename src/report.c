@@ -100,6 +100,142 @@ enum report_cat report_categorise(const struct report_facts *f)
     return dated(f->first_published, false, RCAT_PENDING, f->due_on, f->today);
 }
 
+/* ---- timeliness (pure) ------------------------------------------------ */
+
+static const char *const tl_keys[RTL_COUNT] = {
+    [RTL_ON_TIME] = "on_time", [RTL_LATE] = "late", [RTL_MISSED] = "missed",
+    [RTL_NOT_DUE] = "not_due", [RTL_OUTSIDE] = "outside",
+};
+static const char *const cause_keys[RCAUSE_COUNT] = {
+    [RCAUSE_INVALID] = "invalid", [RCAUSE_REJECTED] = "rejected",
+    [RCAUSE_RETRYING] = "retrying", [RCAUSE_PENDING] = "pending",
+    [RCAUSE_MISSING] = "missing_from_source",
+};
+static const char *const excl_keys[REXCL_COUNT] = {
+    [REXCL_CONFIDENTIAL] = "confidential", [REXCL_MINOR] = "minor",
+    [REXCL_WARNING_ONLY] = "warning_only", [REXCL_NOT_ROUTED] = "not_routed",
+    [REXCL_CANCELLED] = "cancelled", [REXCL_OTHER] = "other",
+};
+static const char *const seg_keys[RSEG_COUNT] = {
+    [RSEG_INVALID] = "invalid", [RSEG_REJECTED] = "rejected", [RSEG_FAILING] = "platform_failing",
+    [RSEG_QUEUED] = "queued", [RSEG_LATE_SOURCE] = "late_from_source",
+};
+
+const char *report_tl_key(enum report_tl t) { return t < RTL_COUNT ? tl_keys[t] : "?"; }
+const char *report_cause_key(enum report_cause c) { return c < RCAUSE_COUNT ? cause_keys[c] : "?"; }
+const char *report_excl_key(enum report_excl x) { return x < REXCL_COUNT ? excl_keys[x] : "?"; }
+const char *report_seg_key(enum report_seg g) { return g < RSEG_COUNT ? seg_keys[g] : "?"; }
+
+/* The exclusion texts the detector writes (decisions.exclude_reason and
+ * the reason of an excluded or cancelled delivery). */
+enum report_excl report_excl_parse(const char *reason)
+{
+    static const struct { const char *text; enum report_excl x; } words[] = {
+        { "confidential", REXCL_CONFIDENTIAL }, { "minor", REXCL_MINOR },
+        { "warning_only", REXCL_WARNING_ONLY }, { "kind not routed", REXCL_NOT_ROUTED },
+    };
+    for (size_t i = 0; reason && i < sizeof words / sizeof words[0]; i++)
+        if (strncmp(reason, words[i].text, strlen(words[i].text)) == 0)
+            return words[i].x;
+    return REXCL_OTHER;
+}
+
+static bool is_state(const char *state, const char *s) { return state && strcmp(state, s) == 0; }
+
+void report_timeliness(const struct report_facts *f, enum report_cat cat,
+                       struct report_timely_facts *out)
+{
+    out->cause = out->excl = -1;
+    if (f->first_published != DATE_NONE) {
+        out->tl = f->first_published <= f->due_on ? RTL_ON_TIME : RTL_LATE;
+        return;
+    }
+    /* Published (or taken down since) without a recorded time: cannot be
+     * shown on time. */
+    if (is_state(f->state, "published") || is_state(f->state, "withdrawn") ||
+        is_state(f->state, "withdraw_pending")) {
+        out->tl = RTL_LATE;
+        return;
+    }
+    if (cat == RCAT_CANCELLED || cat == RCAT_EXCLUDED) {
+        out->tl = RTL_OUTSIDE;
+        out->excl = cat == RCAT_CANCELLED ? REXCL_CANCELLED
+                  : !f->state && !f->routed ? REXCL_NOT_ROUTED
+                  : report_excl_parse(f->exclude_reason);
+        return;
+    }
+    if (f->today <= f->due_on) {
+        out->tl = RTL_NOT_DUE;
+        return;
+    }
+    out->tl = RTL_MISSED;
+    out->cause = f->missing ? RCAUSE_MISSING
+               : cat == RCAT_INVALID ? RCAUSE_INVALID
+               : cat == RCAT_REJECTED ? RCAUSE_REJECTED
+               : is_state(f->state, "retry") ? RCAUSE_RETRYING : RCAUSE_PENDING;
+}
+
+long report_working_days_late(const calendar *cal, date_t due_on, date_t published_on)
+{
+    long n = 0;
+    if (due_on == DATE_NONE || published_on == DATE_NONE)
+        return -1;
+    /* Day by day: lateness is a few days, and a year at most in practice. */
+    for (date_t d = due_on; d < published_on && n < 4000; n++)
+        d = calendar_add_workdays(cal, d, 1);
+    return n;
+}
+
+enum { QUEUED_MIN_MS = 3600 * 1000 };   /* shorter waits are the queue working */
+
+static int seg_of(const char *state)
+{
+    if (is_state(state, "invalid")) return RSEG_INVALID;
+    if (is_state(state, "rejected")) return RSEG_REJECTED;
+    if (is_state(state, "retry")) return RSEG_FAILING;
+    if (is_state(state, "pending")) return RSEG_QUEUED;
+    return -1;
+}
+
+/* What the stretch says: the platform's words for failures (and for a
+ * refusal without a recorded reason), else the recorded reason. */
+static const char *seg_detail(int what, const struct report_hist *h)
+{
+    return what == RSEG_FAILING || (what == RSEG_REJECTED && !h->reason) ? h->last_error
+                                                                          : h->reason;
+}
+
+size_t report_segments(const struct report_hist *h, size_t n, int64_t until_ms, bool still,
+                       struct report_segment *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && h[i].at_ms < until_ms; i++) {
+        int what = seg_of(h[i].state);
+        const struct report_hist *first = &h[i];
+        if (what < 0)
+            continue;
+        /* a run of one state (an invalid record corrected into another
+         * invalid one, a retry after a retry) is one stretch */
+        const char *detail = seg_detail(what, first);
+        while (i + 1 < n && h[i + 1].at_ms < until_ms && seg_of(h[i + 1].state) == what) {
+            i++;
+            if (!detail)       /* the first word said in the stretch */
+                detail = seg_detail(what, &h[i]);
+        }
+        int64_t end = i + 1 < n && h[i + 1].at_ms < until_ms ? h[i + 1].at_ms : until_ms;
+        bool open = still && !(i + 1 < n && h[i + 1].at_ms < until_ms);
+        if (what == RSEG_QUEUED && end - first->at_ms < QUEUED_MIN_MS && !open)
+            continue;
+        if (k == max)
+            break;
+        out[k++] = (struct report_segment){
+            .what = (enum report_seg)what, .from = date_cst(first->at_ms),
+            .to = open ? DATE_NONE : date_cst(end), .detail = detail,
+        };
+    }
+    return k;
+}
+
 /* ---- dates and times (pure) ------------------------------------------ */
 
 void report_iso_week(date_t day, char out[9])
@@ -137,8 +273,12 @@ struct report_model *report_model_new(date_t from, date_t to, date_t today, int6
     m->lang = lang;
     m->ntargets = ntargets;
     m->targets = xcalloc(ntargets ? ntargets : 1, sizeof *m->targets);
-    for (size_t i = 0; i < ntargets; i++)
+    for (size_t i = 0; i < ntargets; i++) {
         m->targets[i].name = xstrdup(targets[i]);
+        m->targets[i].display = xstrdup(targets[i]);
+    }
+    m->organisation = "";
+    m->as_of = DATE_NONE;
     m->week0 = from - date_weekday(from);
     m->nweeks = to >= from ? (size_t)((to - m->week0) / 7 + 1) : 0;
     m->weeks = xcalloc(m->nweeks ? m->nweeks : 1, sizeof *m->weeks);
@@ -149,9 +289,21 @@ void report_model_free(struct report_model *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->ntargets; i++)
+    for (size_t i = 0; i < m->ntargets; i++) {
         free(m->targets[i].name);
+        free(m->targets[i].display);
+    }
     free(m->targets);
+    for (size_t i = 0; i < m->ntimely; i++) {
+        struct report_timely *t = &m->timely[i];
+        free(t->decision_id);
+        free(t->kind);
+        free(t->target);
+        free(t->reason);
+        for (size_t k = 0; k < t->nseg; k++)
+            free((char *)t->seg[k].detail);
+    }
+    free(m->timely);
     for (size_t i = 0; i < m->nattn; i++) {
         struct report_attention *a = &m->attn[i];
         free(a->decision_id);
@@ -225,11 +377,58 @@ static const int cat_issue[RCAT_COUNT] = {
     [RCAT_WITHDRAWN] = -1, [RCAT_WITHDRAW_PENDING] = -1,
 };
 
+static void timely_add(struct report_model *m, const struct report_row *r,
+                       const struct report_cell *c)
+{
+    if (m->ntimely == m->captimely) {
+        m->captimely = m->captimely ? m->captimely * 2 : 64;
+        m->timely = xrealloc(m->timely, m->captimely * sizeof *m->timely);
+    }
+    struct report_timely *t = &m->timely[m->ntimely++];
+    m->nlist[c->tl]++;
+    memset(t, 0, sizeof *t);
+    t->decision_id = xstrdup(r->decision_id);
+    t->kind = xstrdup(r->kind);
+    t->target = xstrdup(c->target);
+    t->tl = c->tl;
+    t->cause = c->cause;
+    t->decided_on = r->decided_on;
+    t->due_on = r->due_on;
+    t->published_on = c->published_on;
+    t->wdl = c->wdl;
+    t->reason = c->tl == RTL_MISSED && c->cause != RCAUSE_MISSING ? xstrdup(c->reason) : NULL;
+    if (c->cause == RCAUSE_MISSING && r->missing_since)
+        t->reason = xstrdup(r->missing_since);
+    t->nseg = c->nseg;
+    for (size_t k = 0; k < c->nseg; k++) {
+        t->seg[k] = c->seg[k];
+        t->seg[k].detail = xstrdup(c->seg[k].detail);
+    }
+}
+
+/* A decision once: missed anywhere > late anywhere > not yet due anywhere
+ * > on time at every target it must go to. */
+static void decision_timeliness(struct report_model *m, const struct report_row *r)
+{
+    static const enum report_tl order[] = { RTL_MISSED, RTL_LATE, RTL_NOT_DUE, RTL_ON_TIME };
+    bool seen[RTL_COUNT] = { false };
+    for (size_t i = 0; i < r->ncells; i++)
+        seen[r->cells[i].tl] = true;
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        if (seen[order[k]]) {
+            m->dec_tl[order[k]]++;
+            m->dec_must++;
+            return;
+        }
+    m->dec_tl[RTL_OUTSIDE]++;
+}
+
 void report_model_add(struct report_model *m, const struct report_row *r)
 {
     struct report_week *w;
 
     m->ndecisions++;
+    decision_timeliness(m, r);
     for (size_t i = 0; i < r->ncells; i++) {
         const struct report_cell *c = &r->cells[i];
         struct report_target_sum *t = NULL;
@@ -240,9 +439,18 @@ void report_model_add(struct report_model *m, const struct report_row *r)
             continue;
         t->n[c->cat]++;
         t->in_scope++;
-        if ((c->cat == RCAT_ON_TIME || c->cat == RCAT_LATE) && (w = week_of(m, c->published_on)))
+        t->tl[c->tl]++;
+        if (c->tl != RTL_OUTSIDE)
+            t->must_publish++;
+        if (c->tl == RTL_MISSED && c->cause >= 0)
+            t->missed_by[c->cause]++;
+        if (c->tl == RTL_OUTSIDE && c->excl >= 0)
+            t->excl_by[c->excl]++;
+        if (c->tl == RTL_LATE || c->tl == RTL_MISSED)
+            timely_add(m, r, c);
+        if (c->published_on != DATE_NONE && (w = week_of(m, c->published_on)))
             w->published++;
-        if ((c->cat == RCAT_LATE || c->cat == RCAT_OVERDUE) && (w = week_of(m, r->due_on)))
+        if ((c->tl == RTL_LATE || c->tl == RTL_MISSED) && (w = week_of(m, r->due_on)))
             w->overdue++;
         if (cat_issue[c->cat] >= 0)
             attention_add(m, r, c, (enum report_issue)cat_issue[c->cat]);
@@ -265,484 +473,34 @@ static int attention_cmp(const void *pa, const void *pb)
     return strcmp(a->target ? a->target : "", b->target ? b->target : "");
 }
 
+/* Late publications first, then missed deadlines; each by deadline. */
+static int timely_cmp(const void *pa, const void *pb)
+{
+    const struct report_timely *a = pa, *b = pb;
+    int c;
+    if (a->tl != b->tl)
+        return a->tl < b->tl ? -1 : 1;
+    if (a->due_on != b->due_on)
+        return a->due_on < b->due_on ? -1 : 1;
+    if ((c = strcmp(a->decision_id, b->decision_id)) != 0)
+        return c;
+    return strcmp(a->target, b->target);
+}
+
 void report_model_done(struct report_model *m)
 {
     if (m->nattn > 1)
         qsort(m->attn, m->nattn, sizeof *m->attn, attention_cmp);
+    if (m->ntimely > 1)
+        qsort(m->timely, m->ntimely, sizeof *m->timely, timely_cmp);
 }
 
-/* ---- reading the state database ----------------------------------------- */
-
-/* Instants come as Unix milliseconds so the CST date is computed here,
- * independent of the server's time zone. */
-static const char *SQL_DECLARE =
-    "DECLARE report_rows NO SCROLL CURSOR FOR "
-    "SELECT d.decision_id, d.kind, d.decided_on::text, d.exclude_reason, "
-    "       array_to_string(d.invalid_reasons, '; '), "
-    "       (extract(epoch FROM d.missing_since) * 1000)::bigint, "
-    "       dl.target, dl.state, (extract(epoch FROM dl.first_published_at) * 1000)::bigint, "
-    "       dl.receipt, dl.total_attempts, dl.last_error, dl.reason "
-    "FROM epsync.decisions d "
-    "LEFT JOIN epsync.deliveries dl ON dl.decision_id = d.decision_id "
-    "     AND ($3::text IS NULL OR dl.target = $3::text) "
-    "WHERE d.decided_on BETWEEN $1::date AND $2::date "
-    "ORDER BY d.decision_id, dl.target";
-
-/* Ordered by decision_id, the join can walk both primary keys (a merge
- * join that streams from the first row, no sort); should the planner
- * sort anyway, 200,000 rows sort in memory rather than on disk. */
-static const char *SQL_TUNING = "SELECT set_config('work_mem', '64MB', true)";
-
-static const char *SQL_FETCH = "FETCH FORWARD 5000 FROM report_rows";
-
-static const char *SQL_UNDATED =
-    "SELECT count(*) FROM epsync.decisions WHERE decided_on IS NULL";
-
-enum { C_ID, C_KIND, C_DECIDED, C_EXCLUDE, C_INVALID, C_MISSING, C_TARGET, C_STATE,
-       C_FIRST_PUB, C_RECEIPT, C_ATTEMPTS, C_LAST_ERROR, C_REASON };
-
-/* The delivery row of one target, copied out of the chunk (a decision's
- * rows may straddle two FETCHes). */
-struct cell_src {
-    bool present;
-    char *state, *receipt, *last_error, *reason;
-    int64_t first_pub_ms;
-    bool has_first_pub;
-    long attempts;
-};
-
-struct stream {
-    const struct config *cfg;
-    const calendar *cal;
-    struct report_model *m;
-    report_writer *w;
-    date_t today;
-
-    bool have;                 /* a decision is being collected */
-    char *id, *kind, *exclude, *invalid;
-    date_t decided_on;
-    int64_t missing_ms;
-    bool missing;
-    struct cell_src *cells;    /* one per model target */
-
-    bool uncovered[400];       /* years 1900..2299 the calendar does not cover */
-};
-
-static char *dup_or_null(const PGresult *r, int row, int col)
+const struct report_target_sum *report_model_target(const struct report_model *m,
+                                                    const char *name)
 {
-    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+    for (size_t i = 0; name && i < m->ntargets; i++)
+        if (strcmp(m->targets[i].name, name) == 0)
+            return &m->targets[i];
+    return NULL;
 }
 
-static void stream_clear(struct stream *s)
-{
-    free(s->id);
-    free(s->kind);
-    free(s->exclude);
-    free(s->invalid);
-    s->id = s->kind = s->exclude = s->invalid = NULL;
-    for (size_t i = 0; i < s->m->ntargets; i++) {
-        struct cell_src *c = &s->cells[i];
-        free(c->state);
-        free(c->receipt);
-        free(c->last_error);
-        free(c->reason);
-        memset(c, 0, sizeof *c);
-    }
-    s->have = false;
-}
-
-static void note_year(struct stream *s, date_t day)
-{
-    int y, m, d;
-    date_to_ymd(day, &y, &m, &d);
-    if (y >= 1900 && y < 2300 && !calendar_covers(s->cal, y))
-        s->uncovered[y - 1900] = true;
-}
-
-/* What a human reads as the reason: the platform's words when it said
- * something, else our own record of why. */
-static const char *cell_reason(const struct stream *s, const struct cell_src *c, enum report_cat cat)
-{
-    if (!c->present)
-        return cat == RCAT_INVALID ? s->invalid : cat == RCAT_EXCLUDED ? s->exclude : NULL;
-    if (cat == RCAT_INVALID)
-        return c->reason ? c->reason : s->invalid;
-    if (c->last_error && (cat == RCAT_REJECTED || cat == RCAT_OVERDUE || cat == RCAT_RETRY))
-        return c->last_error;
-    return c->reason;
-}
-
-static int stream_flush(struct stream *s, struct err *e)
-{
-    const struct report_model *m = s->m;
-    struct report_cell cells[m->ntargets ? m->ntargets : 1];
-    char published_at[m->ntargets ? m->ntargets : 1][32];
-    char missing[32];
-    int k = kind_parse(s->kind);
-    size_t n = 0;
-    int rc;
-
-    if (!s->have)
-        return 0;
-    if (k < 0)
-        k = KIND_OTHER;
-    date_t due = calendar_add_workdays(s->cal, s->decided_on, s->cfg->deadline_days[k]);
-    note_year(s, s->decided_on);
-    note_year(s, due);
-
-    for (size_t i = 0; i < m->ntargets; i++) {
-        const struct cell_src *src = &s->cells[i];
-        const struct target_cfg *t = config_target(s->cfg, m->targets[i].name);
-        /* A target that is switched off is not owed anything new; its
-         * existing rows are still reported. */
-        if (!src->present && (!t || !t->enabled))
-            continue;
-        struct report_facts f = {
-            .state = src->present ? src->state : NULL,
-            .first_published = src->has_first_pub ? date_cst(src->first_pub_ms) : DATE_NONE,
-            .due_on = due, .today = s->today,
-            .routed = t && (t->kinds & (1u << k)),
-            .excluded_decision = s->exclude != NULL,
-            .invalid_decision = s->invalid != NULL && *s->invalid,
-        };
-        struct report_cell *c = &cells[n];
-        c->target = m->targets[i].name;
-        c->state = f.state;
-        c->cat = report_categorise(&f);
-        c->published_on = f.first_published;
-        c->published_at = NULL;
-        if (src->has_first_pub) {
-            report_ts_cst(src->first_pub_ms, published_at[n]);
-            c->published_at = published_at[n];
-        }
-        c->receipt = src->receipt;
-        c->attempts = src->attempts;
-        c->last_error = src->last_error;
-        c->reason = cell_reason(s, src, c->cat);
-        n++;
-    }
-    if (s->missing)
-        report_ts_cst(s->missing_ms, missing);
-    struct report_row row = {
-        .decision_id = s->id, .kind = s->kind, .decided_on = s->decided_on, .due_on = due,
-        .missing_since = s->missing ? missing : NULL, .cells = cells, .ncells = n,
-    };
-    rc = report_writer_row(s->w, &row, e);
-    report_model_add(s->m, &row);
-    stream_clear(s);
-    return rc;
-}
-
-static int stream_take(struct stream *s, const PGresult *r, int row, struct err *e)
-{
-    const char *id = PQgetvalue(r, row, C_ID);
-    int rc;
-
-    if (!s->have || strcmp(s->id, id) != 0) {
-        if ((rc = stream_flush(s, e)) < 0)
-            return rc;
-        s->have = true;
-        s->id = xstrdup(id);
-        s->kind = xstrdup(PQgetvalue(r, row, C_KIND));
-        s->exclude = dup_or_null(r, row, C_EXCLUDE);
-        s->invalid = dup_or_null(r, row, C_INVALID);
-        if (date_parse(PQgetvalue(r, row, C_DECIDED), &s->decided_on) < 0)
-            return err_set(e, -EPROTO, "report: decision %s: unreadable decided_on \"%s\"",
-                           id, PQgetvalue(r, row, C_DECIDED));
-        s->missing = !PQgetisnull(r, row, C_MISSING);
-        s->missing_ms = s->missing ? strtoll(PQgetvalue(r, row, C_MISSING), NULL, 10) : 0;
-    }
-    if (PQgetisnull(r, row, C_TARGET))
-        return 0;
-    const char *target = PQgetvalue(r, row, C_TARGET);
-    for (size_t i = 0; i < s->m->ntargets; i++) {
-        struct cell_src *c = &s->cells[i];
-        if (strcmp(s->m->targets[i].name, target) != 0)
-            continue;
-        c->present = true;
-        c->state = dup_or_null(r, row, C_STATE);
-        c->receipt = dup_or_null(r, row, C_RECEIPT);
-        c->last_error = dup_or_null(r, row, C_LAST_ERROR);
-        c->reason = dup_or_null(r, row, C_REASON);
-        c->has_first_pub = !PQgetisnull(r, row, C_FIRST_PUB);
-        c->first_pub_ms = c->has_first_pub ? strtoll(PQgetvalue(r, row, C_FIRST_PUB), NULL, 10) : 0;
-        c->attempts = strtol(PQgetvalue(r, row, C_ATTEMPTS), NULL, 10);
-        break;
-    }
-    return 0;
-}
-
-/* Send the next FETCH without waiting for it. */
-static int fetch_send(db *d, struct err *e)
-{
-    if (!PQsendQueryParams(db_conn(d), SQL_FETCH, 0, NULL, NULL, NULL, NULL, 0))
-        return err_set(e, -EIO, "report: read decisions: %s", PQerrorMessage(db_conn(d)));
-    return 0;
-}
-
-/* The answer to the FETCH in flight (NULL and e set on error). */
-static PGresult *fetch_take(db *d, struct err *e)
-{
-    PGresult *r, *res = NULL;
-    while ((r = PQgetResult(db_conn(d)))) {
-        if (!res && PQresultStatus(r) == PGRES_TUPLES_OK) {
-            res = r;
-            continue;
-        }
-        if (!res || PQresultStatus(r) != PGRES_TUPLES_OK)
-            err_set(e, -EIO, "report: read decisions: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    if (!res && !(e && e->msg[0]))
-        err_set(e, -EIO, "report: read decisions: %s", PQerrorMessage(db_conn(d)));
-    return res;
-}
-
-/* The cursor is read one chunk ahead: the server produces the next chunk
- * while this process turns the current one into rows, so the two work
- * side by side instead of taking turns. */
-static int stream_all(db *d, struct stream *s, const char *from, const char *to,
-                      const char *target, struct err *e)
-{
-    const char *params[3] = { from, to, target };
-    PGresult *r = NULL;
-    int rc;
-
-    if ((rc = db_exec(d, "report: open cursor", SQL_DECLARE, 3, params, NULL, e)) < 0)
-        return rc;
-    if ((rc = fetch_send(d, e)) < 0)
-        return rc;
-    for (;;) {
-        if (!(r = fetch_take(d, e)))
-            return -EIO;
-        int n = PQntuples(r);
-        if (n > 0 && (rc = fetch_send(d, e)) < 0) {
-            PQclear(r);
-            return rc;
-        }
-        for (int i = 0; i < n && rc == 0; i++)
-            rc = stream_take(s, r, i, e);
-        PQclear(r);
-        if (rc < 0) {
-            if (n > 0)             /* drain the FETCH in flight */
-                PQclear(fetch_take(d, NULL));
-            return rc;
-        }
-        if (n == 0)
-            break;
-    }
-    if ((rc = stream_flush(s, e)) < 0)
-        return rc;
-    if ((rc = db_exec(d, "report: count undated decisions", SQL_UNDATED, 0, NULL, &r, e)) < 0)
-        return rc;
-    long undated = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    if (undated > 0)
-        report_model_warn(s->m, s->m->lang == RLANG_ZH
-                          ? "%ld 件决定没有决定日期，不在任何报告期内（检查案件系统中的记录）"
-                          : "%ld decision(s) have no decision date and fall in no report period "
-                            "(check the records in the case system)", undated);
-    return 0;
-}
-
-/* ---- the command ---------------------------------------------------- */
-
-struct report_opts {
-    date_t from, to;
-    const char *target;
-    enum report_format format;
-    enum report_lang lang;
-    const char *out;
-};
-
-static int usage(const char *why)
-{
-    if (why)
-        fprintf(stderr, "epsync report: %s\n", why);
-    fprintf(stderr, "usage: epsync report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--target T]\n"
-                    "                     [--format text|csv|json|html] [--lang zh|en] [-o FILE]\n");
-    return EX_USAGE_;
-}
-
-static int parse_args(const struct config *cfg, int argc, char **argv, date_t today,
-                      struct report_opts *o)
-{
-    static const struct option longopts[] = {
-        { "from", required_argument, NULL, 'f' }, { "to", required_argument, NULL, 't' },
-        { "target", required_argument, NULL, 'T' }, { "format", required_argument, NULL, 'F' },
-        { "lang", required_argument, NULL, 'l' }, { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-    };
-    int y, m, d, c, v;
-    char msg[300];
-
-    date_to_ymd(today, &y, &m, &d);
-    *o = (struct report_opts){ .from = date_from_ymd(y, 1, 1), .to = today,
-                               .format = RFMT_TEXT, .lang = RLANG_ZH };
-    optind = 0;            /* glibc: 0 also resets the permutation mode main() chose */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': case 't':
-            if (date_parse(optarg, c == 'f' ? &o->from : &o->to) < 0) {
-                snprintf(msg, sizeof msg, "--%s: \"%s\" is not a date (YYYY-MM-DD)",
-                         c == 'f' ? "from" : "to", optarg);
-                return usage(msg);
-            }
-            break;
-        case 'T':
-            if (!config_target(cfg, optarg)) {
-                snprintf(msg, sizeof msg, "--target: no target \"%s\" in %s", optarg,
-                         cfg->path ? cfg->path : "the configuration");
-                return usage(msg);
-            }
-            o->target = optarg;
-            break;
-        case 'F':
-            if ((v = report_format_parse(optarg)) < 0) {
-                snprintf(msg, sizeof msg, "--format: \"%s\" is not one of text, csv, json, html",
-                         optarg);
-                return usage(msg);
-            }
-            o->format = (enum report_format)v;
-            break;
-        case 'l':
-            if ((v = report_lang_parse(optarg)) < 0) {
-                snprintf(msg, sizeof msg, "--lang: \"%s\" is not zh or en", optarg);
-                return usage(msg);
-            }
-            o->lang = (enum report_lang)v;
-            break;
-        case 'o': o->out = optarg; break;
-        case 'h': usage(NULL); return -1;
-        default:
-            snprintf(msg, sizeof msg, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            return usage(msg);
-        }
-    }
-    if (optind < argc) {
-        snprintf(msg, sizeof msg, "unexpected argument \"%s\"", argv[optind]);
-        return usage(msg);
-    }
-    if (o->from > o->to)
-        return usage("--from is after --to");
-    return 0;
-}
-
-static void warn_calendar(struct stream *s, const struct report_opts *o)
-{
-    int y0, y1, m, d;
-    date_to_ymd(o->from, &y0, &m, &d);
-    date_to_ymd(o->to, &y1, &m, &d);
-    for (int y = y0; y <= y1; y++)
-        note_year(s, date_from_ymd(y, 6, 1));
-    for (int y = 0; y < 400; y++)
-        if (s->uncovered[y])
-            report_model_warn(s->m, s->m->lang == RLANG_ZH
-                ? "节假日日历未包含 %d 年：该年的期限只按周末计算，可能不准确（在日历文件中补充该年安排）"
-                : "the holiday calendar does not cover %d: deadlines in that year count weekends "
-                  "only and may be wrong (add the year to the calendar file)", 1900 + y);
-}
-
-int report_main(const struct config *cfg, int argc, char **argv)
-{
-    int64_t now = clock_wall_ms();
-    date_t today = date_cst(now);
-    struct report_opts o;
-    struct err e = { 0 };
-    calendar *cal = NULL;
-    db *d = NULL;
-    FILE *f = NULL;
-    char *tmp = NULL;
-    const char **names = NULL;
-    struct stream s = { 0 };
-    char from[11], to[11];
-    int rc, ex = EX_FAIL;
-
-    if ((rc = parse_args(cfg, argc, argv, today, &o)) != 0)
-        return rc < 0 ? EX_OK_ : rc;
-    if (calendar_load(&cal, cfg->calendar, &e) < 0) {
-        fprintf(stderr, "epsync report: %s\n", e.msg);
-        return EX_FAIL;
-    }
-    if (db_open(&d, cfg->database.state, "state database", &e) < 0 ||
-        db_check_schema(d, &e) < 0) {
-        fprintf(stderr, "epsync report: %s\n", e.msg);
-        ex = EX_UNAVAILABLE_;
-        goto out;
-    }
-
-    size_t nt = o.target ? 1 : cfg->ntargets;
-    names = xcalloc(nt ? nt : 1, sizeof *names);
-    for (size_t i = 0; i < nt; i++)
-        names[i] = o.target ? o.target : cfg->targets[i].name;
-    s = (struct stream){ .cfg = cfg, .cal = cal, .today = today };
-    s.m = report_model_new(o.from, o.to, today, now, o.lang, names, nt);
-    s.m->small_fine_person_yuan = cfg->publicity.small_fine_person_yuan;
-    s.m->small_fine_org_yuan = cfg->publicity.small_fine_org_yuan;
-    s.cells = xcalloc(nt ? nt : 1, sizeof *s.cells);
-
-    if (o.out) {
-        struct buf b = BUF_INIT;
-        buf_printf(&b, "%s.tmp.%ld", o.out, (long)getpid());
-        tmp = buf_steal(&b);
-        if (!(f = fopen(tmp, "w"))) {
-            fprintf(stderr, "epsync report: cannot write %s: %s\n", tmp, strerror(errno));
-            goto out;
-        }
-    }
-    if (report_writer_open(&s.w, o.format, o.lang, f ? f : stdout, &e) < 0)
-        goto fail;
-
-    date_format(o.from, from);
-    date_format(o.to, to);
-    if (db_exec(d, "report: begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                0, NULL, NULL, &e) < 0 ||
-        db_exec(d, "report: session settings", SQL_TUNING, 0, NULL, NULL, &e) < 0 ||
-        stream_all(d, &s, from, to, o.target, &e) < 0) {
-        if (db_broken(d))
-            ex = EX_UNAVAILABLE_;
-        goto fail;
-    }
-    db_rollback(d);            /* read only: nothing to commit */
-    warn_calendar(&s, &o);
-    report_model_done(s.m);
-    if (report_writer_finish(s.w, s.m, &e) < 0)
-        goto fail;
-    if (f) {
-        int bad = ferror(f);
-        if (fclose(f) != 0 || bad) {
-            f = NULL;
-            err_set(&e, -EIO, "cannot write %s: %s", tmp, strerror(errno));
-            goto fail;
-        }
-        f = NULL;
-        if (rename(tmp, o.out) < 0) {
-            err_set(&e, -errno, "cannot rename %s to %s: %s", tmp, o.out, strerror(errno));
-            goto fail;
-        }
-    } else if (fflush(stdout) != 0) {
-        err_set(&e, -EIO, "cannot write the report: %s", strerror(errno));
-        goto fail;
-    }
-    ex = EX_OK_;
-    goto out;
-fail:
-    fprintf(stderr, "epsync report: %s\n", e.msg);
-out:
-    if (f)
-        fclose(f);
-    if (tmp && ex != EX_OK_)
-        unlink(tmp);
-    free(tmp);
-    report_writer_free(s.w);
-    if (s.m) {
-        stream_clear(&s);
-        report_model_free(s.m);
-    }
-    free(s.cells);
-    free(names);
-    db_close(d);
-    calendar_free(cal);
-    return ex;
-}

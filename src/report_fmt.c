@@ -100,7 +100,42 @@ static const char *const labels[L_COUNT][RLANG_COUNT] = {
     [L_RECEIPT]      = { "回执号", "Receipt" },
     [L_ATTEMPTS_COL] = { "尝试次数", "Attempts" },
     [L_LAST_ERROR]   = { "最近一次错误", "Last error" },
+    [L_ORGANISATION] = { "填报单位", "Organisation" },
+    [L_AS_OF]        = { "截至", "As of the end of" },
+    [L_RULES]        = { "公示期限（自决定之日起，不含当日，按国务院节假日安排计算工作日）",
+                         "Deadlines (working days after the day of the decision, by the "
+                         "State Council's holiday schedule)" },
+    [L_RULE_ITEM]    = { "%s %d 个工作日", "%s %d working days" },
+    [L_TIMELINESS]   = { "公示时效", "Timeliness" },
+    [L_LATE_LIST]    = { "超期公示明细（%zu）", "Late publications (%zu)" },
+    [L_MISSED_LIST]  = { "逾期未公示明细（%zu）", "Missed deadlines (%zu)" },
+    [L_PUBLISHED_ON] = { "公示日期", "Published on" },
+    [L_WDL]          = { "超期工作日", "Working days late" },
+    [L_WDL_N]        = { "超期 %ld 个工作日", "%ld working day(s) late" },
+    [L_CAUSE]        = { "原因", "Cause" },
+    [L_MUST]         = { "应公示", "must publish" },
+    [L_MISSED_BY]    = { "逾期未公示，按原因", "missed, by cause" },
+    [L_EXCL_BY]      = { "不计入应公示，按原因", "outside must-publish, by reason" },
+    [L_DEC_TOTAL]    = { "合计（按决定）", "total (decisions)" },
+    [L_DEC_NOTE]     = { "“合计（按决定）”每件决定只计一次：在应公示的每个平台都按时公示才计为按时公示；"
+                         "任一平台逾期未公示计为逾期未公示，否则任一平台超期公示计为超期公示。",
+                         "\"total (decisions)\" counts each decision once: on time only when on time "
+                         "at every platform it must go to; missed when missed at any; else late "
+                         "when late at any." },
+    [L_STATE_SUMMARY]= { "当前状态（按平台，每件决定在每个平台计一次）",
+                         "Current state (each decision once per platform)" },
+    [L_TL_KEY]       = { "时效代码", "Timeliness key" },
+    [L_TL]           = { "时效", "Timeliness" },
+    [L_CAUSE_KEY]    = { "未公示原因代码", "Missed cause key" },
+    [L_EXCL_KEY]     = { "不计入原因代码", "Excluded reason key" },
+    [L_CAUSE_TEXT]   = { "原因说明", "Cause" },
+    [L_KIND_ONLY]    = { "仅含决定种类：%s", "Kind of decision: %s only" },
+    [L_NOW_MISSED]   = { "逾期未公示", "missed" },
+    [L_PAGE]         = { "第 \" counter(page) \" 页，共 \" counter(pages) \" 页",
+                         "page \" counter(page) \" of \" counter(pages) \"" },
 };
+
+
 
 const char *report_label(enum report_label l, enum report_lang lang) { return labels[l][lang]; }
 const char *report_cat_label(enum report_cat c, enum report_lang lang) { return cat_labels[c][lang]; }
@@ -118,8 +153,12 @@ void report_reason(struct buf *out, const struct report_attention *a, enum repor
 {
     if (a->issue == RISSUE_MISSING)
         buf_printf(out, labels[L_MISSING_SINCE][lang], a->missing_since ? a->missing_since : "?");
+    else if (!a->reason || !*a->reason)
+        buf_puts(out, labels[L_NO_ANSWER][lang]);
+    else if (a->issue == RISSUE_INVALID)
+        report_reason_text(out, a->reason, lang);
     else
-        buf_puts(out, a->reason && *a->reason ? a->reason : labels[L_NO_ANSWER][lang]);
+        buf_puts(out, a->reason);      /* the platform's own words */
 }
 
 static const char *const format_names[] = { [RFMT_TEXT] = "text", [RFMT_CSV] = "csv",
@@ -264,15 +303,21 @@ void report_wrap(struct buf *out, const char *indent, const char *text, size_t w
 
 /* ---- escaping -------------------------------------------------------- */
 
+/* A cell that begins with = + - @ (or a tab or carriage return) would be
+ * read by a spreadsheet as a formula: it gets a leading apostrophe, which
+ * Excel and LibreOffice show as text and do not display. */
 void report_csv_field(struct buf *out, const char *s)
 {
     if (!s)
         return;
-    if (!s[strcspn(s, "\",\r\n")] && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
+    bool formula = strchr("=+-@\t\r", s[0]) && s[0];
+    if (!formula && !s[strcspn(s, "\",\r\n")] && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
         buf_puts(out, s);
         return;
     }
     buf_putc(out, '"');
+    if (formula)
+        buf_putc(out, '\'');
     for (const char *q; (q = strchr(s, '"')); s = q + 1) {
         buf_append(out, s, (size_t)(q - s) + 1);
         buf_putc(out, '"');            /* a quote is doubled */
@@ -363,7 +408,8 @@ static int put(report_writer *w, FILE *f, struct err *e)
 
 static const enum report_label csv_columns[] = {
     L_DECISION, L_KIND, L_DECIDED, L_DUE, L_TARGET, L_STATE, L_CATEGORY_KEY, L_CATEGORY,
-    L_PUBLISHED_AT, L_RECEIPT, L_ATTEMPTS_COL, L_LAST_ERROR,
+    L_PUBLISHED_AT, L_RECEIPT, L_ATTEMPTS_COL, L_LAST_ERROR, L_TL_KEY, L_TL, L_WDL,
+    L_CAUSE_KEY, L_EXCL_KEY, L_CAUSE_TEXT,
 };
 
 int report_writer_open(report_writer **out, enum report_format fmt, enum report_lang lang,
@@ -391,17 +437,26 @@ int report_writer_open(report_writer **out, enum report_format fmt, enum report_
 
 static void csv_row(report_writer *w, const struct report_row *r)
 {
-    char decided[11], due[11], num[24];
+    char decided[11], due[11], num[24], wdl[24];
+    struct buf why = BUF_INIT;
     date_format(r->decided_on, decided);
     date_format(r->due_on, due);
     for (size_t i = 0; i < r->ncells; i++) {
         const struct report_cell *c = &r->cells[i];
+        buf_reset(&why);
+        if (c->tl == RTL_LATE || c->tl == RTL_MISSED)
+            report_cause_text(&why, c->seg, c->nseg, w->lang);
+        snprintf(num, sizeof num, "%ld", c->attempts);
+        snprintf(wdl, sizeof wdl, "%ld", c->wdl);
         const char *cols[] = {
             r->decision_id, r->kind, decided, due, c->target, c->state,
             report_cat_key(c->cat), cat_labels[c->cat][w->lang], c->published_at,
-            c->receipt, num, c->last_error,
+            c->receipt, num, c->last_error, report_tl_key(c->tl), report_tl_label(c->tl, w->lang),
+            (c->tl == RTL_LATE || c->tl == RTL_ON_TIME) && c->wdl >= 0 ? wdl : NULL,
+            c->cause >= 0 ? report_cause_key((enum report_cause)c->cause) : NULL,
+            c->excl >= 0 ? report_excl_key((enum report_excl)c->excl) : NULL,
+            why.len ? buf_str(&why) : NULL,
         };
-        snprintf(num, sizeof num, "%ld", c->attempts);
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             if (k)
                 buf_putc(&w->line, ',');
@@ -409,51 +464,7 @@ static void csv_row(report_writer *w, const struct report_row *r)
         }
         buf_puts(&w->line, "\r\n");
     }
-}
-
-static void json_row(report_writer *w, const struct report_row *r)
-{
-    char decided[11], due[11];
-    struct buf *b = &w->line;
-
-    date_format(r->decided_on, decided);
-    date_format(r->due_on, due);
-    buf_puts(b, w->nrows ? ",\n  {" : "\n  {");
-    buf_puts(b, "\"decision_id\":");
-    report_json_string(b, r->decision_id);
-    buf_puts(b, ",\"kind\":");
-    report_json_string(b, r->kind);
-    buf_puts(b, ",\"decided_on\":\"");
-    buf_puts(b, decided);
-    buf_puts(b, "\",\"due_on\":\"");
-    buf_puts(b, due);
-    buf_puts(b, "\",\"missing_since\":");
-    report_json_string(b, r->missing_since);
-    buf_puts(b, ",\"targets\":{");
-    for (size_t i = 0; i < r->ncells; i++) {
-        const struct report_cell *c = &r->cells[i];
-        if (i)
-            buf_putc(b, ',');
-        report_json_string(b, c->target);
-        buf_puts(b, ":{\"state\":");
-        report_json_string(b, c->state);
-        buf_puts(b, ",\"category\":\"");
-        buf_puts(b, report_cat_key(c->cat));
-        buf_puts(b, "\",\"published_at\":");
-        report_json_string(b, c->published_at);
-        buf_puts(b, ",\"receipt\":");
-        report_json_string(b, c->receipt);
-        char num[24];
-        snprintf(num, sizeof num, "%ld", c->attempts);
-        buf_puts(b, ",\"attempts\":");
-        buf_puts(b, num);
-        buf_puts(b, ",\"last_error\":");
-        report_json_string(b, c->last_error);
-        buf_puts(b, ",\"reason\":");
-        report_json_string(b, c->reason);
-        buf_putc(b, '}');
-    }
-    buf_puts(b, "}}");
+    buf_free(&why);
 }
 
 int report_writer_row(report_writer *w, const struct report_row *r, struct err *e)
@@ -464,85 +475,12 @@ int report_writer_row(report_writer *w, const struct report_row *r, struct err *
         w->nrows++;
         return put(w, w->out, e);
     case RFMT_JSON:
-        json_row(w, r);
+        report_json_row(&w->line, r, w->nrows, w->lang);
         w->nrows++;
         return put(w, w->spool, e);
     default:
         return 0;              /* text and HTML print the model only */
     }
-}
-
-/* ---- JSON ------------------------------------------------------------ */
-
-static void json_head(struct buf *b, const struct report_model *m)
-{
-    char ts[32], d[11];
-
-    report_ts_cst(m->generated_ms, ts);
-    buf_printf(b, "{\"generated_at\":\"%s\"", ts);
-    date_format(m->from, d);
-    buf_printf(b, ",\"from\":\"%s\"", d);
-    date_format(m->to, d);
-    buf_printf(b, ",\"to\":\"%s\"", d);
-    date_format(m->today, d);
-    buf_printf(b, ",\"today\":\"%s\",\"targets\":{", d);
-    for (size_t i = 0; i < m->ntargets; i++) {
-        const struct report_target_sum *t = &m->targets[i];
-        if (i)
-            buf_putc(b, ',');
-        buf_puts(b, "\n  ");
-        report_json_string(b, t->name);
-        buf_printf(b, ":{\"in_scope\":%ld", t->in_scope);
-        for (int c = 0; c < RCAT_COUNT; c++)
-            buf_printf(b, ",\"%s\":%ld", report_cat_key((enum report_cat)c), t->n[c]);
-        buf_putc(b, '}');
-    }
-    buf_puts(b, "},\n\"decisions\":[");
-}
-
-static void json_tail(report_writer *w, struct buf *b, const struct report_model *m)
-{
-    char d[11], due[11], week[9];
-
-    buf_puts(b, "],\n\"needs_attention\":[");
-    for (size_t i = 0; i < m->nattn; i++) {
-        const struct report_attention *a = &m->attn[i];
-        buf_puts(b, i ? ",\n  {\"decision_id\":" : "\n  {\"decision_id\":");
-        report_json_string(b, a->decision_id);
-        buf_puts(b, ",\"target\":");
-        report_json_string(b, a->target);
-        buf_printf(b, ",\"issue\":\"%s\",\"kind\":", report_issue_key(a->issue));
-        report_json_string(b, a->kind);
-        date_format(a->decided_on, d);
-        date_format(a->due_on, due);
-        buf_printf(b, ",\"decided_on\":\"%s\",\"due_on\":\"%s\",\"attempts\":%ld,\"reason\":",
-                   d, due, a->attempts);
-        report_json_string(b, a->reason);
-        buf_puts(b, ",\"missing_since\":");
-        report_json_string(b, a->missing_since);
-        struct buf adv = BUF_INIT;
-        report_advice(&adv, a, m->lang);
-        buf_puts(b, ",\"advice\":");
-        report_json_string(b, buf_str(&adv));
-        buf_free(&adv);
-        buf_putc(b, '}');
-        report_spill(w, b);
-    }
-    buf_puts(b, "],\n\"warnings\":[");
-    for (size_t i = 0; i < m->nwarnings; i++) {
-        if (i)
-            buf_putc(b, ',');
-        report_json_string(b, m->warnings[i]);
-    }
-    buf_printf(b, "],\n\"thresholds\":{\"small_fine_person_yuan\":%lld,"
-                  "\"small_fine_org_yuan\":%lld},\n\"weekly\":[",
-               (long long)m->small_fine_person_yuan, (long long)m->small_fine_org_yuan);
-    for (size_t i = 0; i < m->nweeks; i++) {
-        report_iso_week(m->week0 + (date_t)(7 * i), week);
-        buf_printf(b, "%s{\"week\":\"%s\",\"published\":%ld,\"overdue\":%ld}", i ? "," : "",
-                   week, m->weeks[i].published, m->weeks[i].overdue);
-    }
-    buf_puts(b, "]}\n");
 }
 
 static int json_finish(report_writer *w, const struct report_model *m, struct err *e)
@@ -551,7 +489,7 @@ static int json_finish(report_writer *w, const struct report_model *m, struct er
     size_t n;
     int rc;
 
-    json_head(&w->line, m);
+    report_json_head(&w->line, m);
     if ((rc = put(w, w->out, e)) < 0)
         return rc;
     if (fflush(w->spool) != 0 || fseek(w->spool, 0, SEEK_SET) != 0)
@@ -563,7 +501,7 @@ static int json_finish(report_writer *w, const struct report_model *m, struct er
         return err_set(e, -EIO, "report: temporary file: %s", strerror(errno));
     if (w->nrows)
         buf_putc(&w->line, '\n');
-    json_tail(w, &w->line, m);
+    report_json_tail(&w->line, m, report_spill, w);
     return put(w, w->out, e);
 }
 
@@ -587,7 +525,8 @@ static void text_attention(report_writer *w, struct buf *b, const struct report_
         buf_puts(b, "\n  ");
         buf_puts(b, a->decision_id);
         buf_puts(b, "  ");
-        buf_puts(b, a->target ? a->target : labels[L_ALL_TARGETS][lang]);
+        const struct report_target_sum *ts = report_model_target(m, a->target);
+        buf_puts(b, ts ? ts->display : a->target ? a->target : labels[L_ALL_TARGETS][lang]);
         buf_puts(b, "  ");
         buf_puts(b, issue_labels[a->issue][lang]);
         buf_printf(b, "  %s %s", labels[L_DUE][lang], due);
@@ -609,51 +548,137 @@ static void text_attention(report_writer *w, struct buf *b, const struct report_
     buf_free(&tmp);
 }
 
+/* The late and the missed lists: one line of facts, then the cause. */
+static void text_timely(report_writer *w, struct buf *b, const struct report_model *m,
+                        enum report_tl which)
+{
+    enum report_lang lang = m->lang;
+    struct buf tmp = BUF_INIT;
+    char dec[11], due[11], pub[11];
+    size_t n = m->nlist[which];
+
+    buf_printf(b, labels[which == RTL_LATE ? L_LATE_LIST : L_MISSED_LIST][lang], n);
+    buf_putc(b, '\n');
+    if (!n)
+        buf_printf(b, "  %s\n", labels[L_NOTHING][lang]);
+    for (size_t i = 0; i < m->ntimely; i++) {
+        const struct report_timely *t = &m->timely[i];
+        const struct report_target_sum *ts = report_model_target(m, t->target);
+        if (t->tl != which)
+            continue;
+        date_format(t->decided_on, dec);
+        date_format(t->due_on, due);
+        buf_reset(&tmp);
+        buf_printf(&tmp, "%s  %s  %s  %s %s  %s %s", t->decision_id,
+                   ts ? ts->display : t->target, report_kind_label(t->kind, lang),
+                   labels[L_DECIDED][lang], dec, labels[L_DUE][lang], due);
+        if (which == RTL_LATE) {
+            date_format(t->published_on, pub);
+            buf_printf(&tmp, "  %s %s  ", labels[L_PUBLISHED_ON][lang],
+                       t->published_on != DATE_NONE ? pub : "?");
+            if (t->wdl >= 0)
+                buf_printf(&tmp, labels[L_WDL_N][lang], t->wdl);
+        }
+        buf_putc(b, '\n');
+        report_wrap(b, "  ", buf_str(&tmp), TEXT_WIDTH - 2);
+        buf_reset(&tmp);
+        buf_printf(&tmp, "%s%s", labels[L_CAUSE][lang], lang == RLANG_ZH ? "：" : ": ");
+        report_timely_text(&tmp, t, lang);
+        report_wrap(b, "    ", buf_str(&tmp), TEXT_WIDTH - 4);
+        report_spill(w, b);
+    }
+    buf_putc(b, '\n');
+    buf_free(&tmp);
+}
+
+/* Column widths: a display name may be wider than a number. */
+static size_t col_width(const struct report_model *m, size_t i, const char *name)
+{
+    size_t w = report_display_width(i < m->ntargets ? m->targets[i].display : name) + 2;
+    return w < NUM_W ? NUM_W : w;
+}
+
+static void text_row(struct buf *b, const struct report_model *m, const char *label,
+                     const long *per_target, size_t stride, long total, bool with_total)
+{
+    char num[24];
+    report_pad(b, label, LABEL_W + 8, false);
+    for (size_t i = 0; i < m->ntargets; i++) {
+        snprintf(num, sizeof num, "%ld", *(const long *)((const char *)per_target + i * stride));
+        report_pad(b, num, col_width(m, i, NULL), true);
+    }
+    if (with_total) {
+        if (total >= 0)
+            snprintf(num, sizeof num, "%ld", total);
+        report_pad(b, total >= 0 ? num : "", col_width(m, m->ntargets,
+                                                       labels[L_DEC_TOTAL][m->lang]), true);
+    }
+    buf_putc(b, '\n');
+}
+
+#define TS_FIELD(m, f) (&(m)->targets[0].f), sizeof (m)->targets[0]
+
+static void text_header(struct buf *b, const struct report_model *m, const char *title,
+                        bool with_total)
+{
+    buf_printf(b, "%s\n", title);
+    report_pad(b, "", LABEL_W + 8, false);
+    for (size_t i = 0; i < m->ntargets; i++)
+        report_pad(b, m->targets[i].display, col_width(m, i, NULL), true);
+    if (with_total)
+        report_pad(b, labels[L_DEC_TOTAL][m->lang],
+                   col_width(m, m->ntargets, labels[L_DEC_TOTAL][m->lang]), true);
+    buf_putc(b, '\n');
+}
+
 static void text_summary(struct buf *b, const struct report_model *m)
 {
     enum report_lang lang = m->lang;
-    bool total = m->ntargets > 1;
-    char num[24];
+    static const enum report_tl rows[] = { RTL_ON_TIME, RTL_LATE, RTL_MISSED, RTL_NOT_DUE };
+    struct buf lbl = BUF_INIT;
 
-    buf_printf(b, "\n%s\n", labels[L_SUMMARY][lang]);
-    report_pad(b, "", LABEL_W, false);
-    for (size_t i = 0; i < m->ntargets; i++)
-        report_pad(b, m->targets[i].name, NUM_W, true);
-    if (total)
-        report_pad(b, labels[L_TOTAL][lang], NUM_W, true);
-    buf_putc(b, '\n');
-    for (int c = -1; c < RCAT_COUNT; c++) {
-        long sum = 0;
-        report_pad(b, c < 0 ? labels[L_IN_SCOPE][lang] : cat_labels[c][lang], LABEL_W, false);
-        for (size_t i = 0; i < m->ntargets; i++) {
-            long v = c < 0 ? m->targets[i].in_scope : m->targets[i].n[c];
-            sum += v;
-            snprintf(num, sizeof num, "%ld", v);
-            report_pad(b, num, NUM_W, true);
-        }
-        if (total) {
-            snprintf(num, sizeof num, "%ld", sum);
-            report_pad(b, num, NUM_W, true);
-        }
-        buf_putc(b, '\n');
+    if (!m->ntargets)
+        return;
+    text_header(b, m, labels[L_TIMELINESS][lang], true);
+    text_row(b, m, labels[L_IN_SCOPE][lang], TS_FIELD(m, in_scope), m->ndecisions, true);
+    text_row(b, m, labels[L_MUST][lang], TS_FIELD(m, must_publish), m->dec_must, true);
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        text_row(b, m, report_tl_label(rows[k], lang), TS_FIELD(m, tl[rows[k]]), m->dec_tl[rows[k]],
+                 true);
+    for (int c = 0; c < RCAUSE_COUNT; c++) {
+        buf_reset(&lbl);
+        buf_printf(&lbl, "  %s：%s", labels[L_NOW_MISSED][lang], report_cause_label((enum report_cause)c, lang));
+        text_row(b, m, lang == RLANG_ZH ? buf_str(&lbl) : report_cause_label((enum report_cause)c, lang),
+                 TS_FIELD(m, missed_by[c]), -1, true);
     }
+    text_row(b, m, report_tl_label(RTL_OUTSIDE, lang), TS_FIELD(m, tl[RTL_OUTSIDE]),
+             m->dec_tl[RTL_OUTSIDE], true);
+    for (int x = 0; x < REXCL_COUNT; x++) {
+        buf_reset(&lbl);
+        buf_printf(&lbl, "  %s", report_excl_label((enum report_excl)x, lang));
+        text_row(b, m, buf_str(&lbl), TS_FIELD(m, excl_by[x]), -1, true);
+    }
+    buf_free(&lbl);
+    report_wrap(b, "", labels[L_DEC_NOTE][lang], TEXT_WIDTH);
+    buf_putc(b, '\n');
+    text_header(b, m, labels[L_STATE_SUMMARY][lang], false);
+    text_row(b, m, labels[L_IN_SCOPE][lang], TS_FIELD(m, in_scope), -1, false);
+    for (int c = 0; c < RCAT_COUNT; c++)
+        text_row(b, m, cat_labels[c][lang], TS_FIELD(m, n[c]), -1, false);
 }
 
 static int text_finish(report_writer *w, const struct report_model *m, struct err *e)
 {
     enum report_lang lang = m->lang;
     struct buf *b = &w->line, tmp = BUF_INIT;
-    char from[11], to[11], ts[32];
+    char *lines[8];
+    size_t n = report_title_lines(m, lines, 8);
 
-    date_format(m->from, from);
-    date_format(m->to, to);
-    report_ts_cst(m->generated_ms, ts);
     buf_printf(b, "%s\n", labels[L_TITLE][lang]);
-    buf_printf(b, "%s %s %s %s    %s %s\n", labels[L_PERIOD][lang], from, labels[L_TO][lang], to,
-               labels[L_GENERATED][lang], ts);
-    buf_printf(&tmp, labels[L_THRESHOLDS][lang], (long long)m->small_fine_person_yuan,
-               (long long)m->small_fine_org_yuan);
-    report_wrap(b, "", buf_str(&tmp), TEXT_WIDTH);
+    for (size_t i = 0; i < n; i++) {
+        report_wrap(b, "", lines[i], TEXT_WIDTH);
+        free(lines[i]);
+    }
     for (size_t i = 0; i < m->nwarnings; i++) {
         buf_reset(&tmp);
         buf_printf(&tmp, "%s%s%s", labels[L_WARNINGS][lang], lang == RLANG_ZH ? "：" : ": ",
@@ -662,7 +687,10 @@ static int text_finish(report_writer *w, const struct report_model *m, struct er
     }
     buf_free(&tmp);
     buf_putc(b, '\n');
+    text_timely(w, b, m, RTL_LATE);
+    text_timely(w, b, m, RTL_MISSED);
     text_attention(w, b, m);
+    buf_putc(b, '\n');
     text_summary(b, m);
     return put(w, w->out, e);
 }

@@ -37,15 +37,10 @@ static const char *SQL_DAEMONS =
     "FROM (SELECT heartbeat_at < now() - 3 * interval_s * interval '1 second' AS stale "
     "      FROM epsync.daemons) h";
 
-enum deadline_status snapshot_deadline(const calendar *cal, date_t decided, int days,
-                                       date_t today)
+enum deadline_alert snapshot_deadline(const calendar *cal, date_t decided, int days,
+                                      date_t today, int warn_before)
 {
-    date_t due = calendar_add_workdays(cal, decided, days);
-    if (today > due)
-        return DEADLINE_MISSED;
-    if (due <= calendar_add_workdays(cal, today, 1))
-        return DEADLINE_AT_RISK;
-    return DEADLINE_OK;
+    return deadline_classify(cal, calendar_add_workdays(cal, decided, days), today, warn_before);
 }
 
 struct snap_target *snapshot_target(struct snapshot *s, const char *name)
@@ -95,7 +90,7 @@ static void take_oldest(struct snapshot *s, PGresult *r)
 }
 
 static void take_owed(struct snapshot *s, PGresult *r, const calendar *cal,
-                      const int deadline_days[KIND_COUNT], date_t today)
+                      const int deadline_days[KIND_COUNT], int warn_before, date_t today)
 {
     for (int i = 0; i < PQntuples(r); i++) {
         date_t decided;
@@ -104,7 +99,8 @@ static void take_owed(struct snapshot *s, PGresult *r, const calendar *cal,
             continue;
         struct snap_target *t = snapshot_target(s, PQgetvalue(r, i, 0));
         long n = atol(PQgetvalue(r, i, 3));
-        switch (snapshot_deadline(cal, decided, deadline_days[k < 0 ? KIND_OTHER : k], today)) {
+        switch (snapshot_deadline(cal, decided, deadline_days[k < 0 ? KIND_OTHER : k], today,
+                                  warn_before)) {
         case DEADLINE_MISSED: t->missed += n; break;
         case DEADLINE_AT_RISK: t->at_risk += n; break;
         case DEADLINE_OK: break;
@@ -113,7 +109,7 @@ static void take_owed(struct snapshot *s, PGresult *r, const calendar *cal,
 }
 
 int snapshot_read(struct db *d, const calendar *cal, const int deadline_days[KIND_COUNT],
-                  date_t today, const char *const *names, size_t nnames,
+                  int warn_before, date_t today, const char *const *names, size_t nnames,
                   struct snapshot *out, struct err *e)
 {
     PGresult *by_state = NULL, *oldest = NULL, *owed = NULL, *daemons = NULL;
@@ -138,7 +134,7 @@ int snapshot_read(struct db *d, const calendar *cal, const int deadline_days[KIN
     db_rollback(d);   /* nothing was written */
     take_counts(out, by_state);
     take_oldest(out, oldest);
-    take_owed(out, owed, cal, deadline_days, today);
+    take_owed(out, owed, cal, deadline_days, warn_before, today);
     out->daemons_alive = atol(PQgetvalue(daemons, 0, 0));
     out->daemons_dead = atol(PQgetvalue(daemons, 0, 1));
     rc = 0;

@@ -229,7 +229,7 @@ static int read_all(db *d, const struct config *cfg, struct status *s, struct er
             names[n++] = cfg->targets[i].name;
     if ((rc = calendar_load(&cal, cfg->calendar, e)) < 0)
         goto out;
-    if ((rc = snapshot_read(d, cal, cfg->deadline_days, date_cst(clock_wall_ms()), names, n,
+    if ((rc = snapshot_read(d, cal, cfg->deadline_days, cfg->deadline_warn_before, date_cst(clock_wall_ms()), names, n,
                             &s->snap, e)) < 0
         || (rc = db_exec(d, "read the last successes", SQL_LAST_SUCCESS, 0, NULL, &s->success,
                          e)) < 0

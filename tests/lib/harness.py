@@ -544,6 +544,9 @@ class Epsync:
         self.config = config
         self.env = dict(os.environ)
         self.env.pop("NOTIFY_SOCKET", None)
+        # operator actions are audited with SUDO_USER when set: a suite
+        # started with sudo must not change what the tests expect
+        self.env.pop("SUDO_USER", None)
         self.env.update(env or {})
         self.proc = None
         self.log_path = None

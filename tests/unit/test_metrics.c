@@ -211,23 +211,23 @@ TEST(deadline_missed_at_risk_or_ok)
     struct err e = { 0 };
     calendar *c = NULL;
     CHECK_INT(calendar_parse(&c, yaml, strlen(yaml), "t.yaml", &e), 0);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-08")), DEADLINE_OK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-09")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-10")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-11")), DEADLINE_MISSED);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-08"), 1), DEADLINE_OK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-09"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-10"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-11"), 1), DEADLINE_MISSED);
     /* Due Monday 12-14: the Friday and the weekend before are one working day away. */
-    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-10")), DEADLINE_OK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-11")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-13")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-15")), DEADLINE_MISSED);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-10"), 1), DEADLINE_OK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-11"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-13"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-03"), 7, D("2026-12-15"), 1), DEADLINE_MISSED);
     calendar_free(c);
 
     /* A holiday on 12-10 moves the deadline to Friday 12-11. */
     static const char *hol = "2026:\n  holidays: [2026-12-10]\n  workdays: []\n";
     CHECK_INT(calendar_parse(&c, hol, strlen(hol), "t.yaml", &e), 0);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-11")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-09")), DEADLINE_AT_RISK);
-    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-08")), DEADLINE_OK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-11"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-09"), 1), DEADLINE_AT_RISK);
+    CHECK_INT(snapshot_deadline(c, D("2026-12-01"), 7, D("2026-12-08"), 1), DEADLINE_OK);
     calendar_free(c);
 }
 

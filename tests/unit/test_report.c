@@ -3,6 +3,7 @@
  * formats printing the same numbers from one model. */
 #include "report.h"
 #include "tap.h"
+#include "cal2026.h"
 #include "../../src/report_int.h"
 
 #include <json-c/json.h>
@@ -237,10 +238,18 @@ static char *render(enum report_format fmt, enum report_lang lang, struct report
             date_t p = fc->pub ? D(fc->pub) : DATE_NONE;
             if (fc->pub)
                 snprintf(pub[k], sizeof pub[k], "%sT10:00:00+08:00", fc->pub);
+            struct report_facts facts = {
+                .state = fc->state, .first_published = p, .due_on = D(x->due),
+                .today = m->today, .routed = true, .missing = x->missing != NULL,
+            };
+            struct report_timely_facts tf;
+            report_timeliness(&facts, fc->cat, &tf);
             cells[k] = (struct report_cell){
                 .target = fc->target, .state = fc->state, .cat = fc->cat, .published_on = p,
                 .published_at = fc->pub ? pub[k] : NULL, .receipt = fc->pub ? "R-1" : NULL,
                 .attempts = 2, .last_error = fc->err, .reason = fc->err,
+                .tl = tf.tl, .cause = tf.cause, .excl = tf.excl,
+                .wdl = tf.tl == RTL_ON_TIME ? 0 : -1,
             };
         }
         struct report_row r = { .decision_id = x->id, .kind = "penalty",
@@ -279,16 +288,31 @@ TEST(model_counts_every_pair_once)
     CHECK_STR(m->attn[0].reason, "连接超时, \"busy\"\n请稍后");
     CHECK_INT(m->attn[3].issue, RISSUE_MISSING);
     CHECK(m->attn[3].target == NULL);
-    /* weekly: 2026-W10 (Mar 2-8) has the publications of Mar 5 and 6; the
-     * week of Mar 16-22 has province D-1 published late on the 20th. */
+    /* weekly: every first publication (also of what was withdrawn since);
+     * missed deadlines: D-1 province late, D-2 city and province, D-3
+     * city (invalid, missing), D-5 province pending, D-6 city retrying. */
     long pub = 0, over = 0;
     for (size_t i = 0; i < m->nweeks; i++) {
         pub += m->weeks[i].published;
         over += m->weeks[i].overdue;
     }
-    CHECK_INT(pub, expected("city", RCAT_ON_TIME) + expected("province", RCAT_ON_TIME) +
-                   expected("city", RCAT_LATE) + expected("province", RCAT_LATE));
-    CHECK_INT(over, 2);        /* D-1 province late, D-2 city overdue */
+    CHECK_INT(pub, 5);
+    CHECK_INT(over, 6);
+    /* timeliness: city on time D-1, missed D-2 D-3 D-6, outside D-4
+     * (cancelled); D-5 city published on time before its withdrawal */
+    CHECK_INT(m->targets[0].tl[RTL_ON_TIME], 2);
+    CHECK_INT(m->targets[0].tl[RTL_MISSED], 3);
+    CHECK_INT(m->targets[0].missed_by[RCAUSE_RETRYING], 2);
+    CHECK_INT(m->targets[0].missed_by[RCAUSE_MISSING], 1);
+    CHECK_INT(m->targets[0].excl_by[REXCL_CANCELLED], 1);
+    CHECK_INT(m->targets[0].must_publish, 5);
+    /* decisions once: D-1 late, D-2 D-3 D-5 D-6 missed, D-4 on time
+     * (province published, city cancelled) */
+    CHECK_INT(m->dec_tl[RTL_MISSED], 4);
+    CHECK_INT(m->dec_tl[RTL_LATE], 1);
+    CHECK_INT(m->dec_tl[RTL_ON_TIME], 1);
+    CHECK_INT(m->dec_must, 6);
+    CHECK_INT(m->ntimely, 6);
     report_model_free(m);
 }
 
@@ -356,6 +380,8 @@ TEST(csv_rows_match_the_model)
     long lines = 0;
     for (const char *p = text; (p = strstr(p, "\r\n")); p += 2)
         lines++;
+    /* a cell that would be a formula is text */
+    CHECK(strstr(text, ",=") == NULL);
     CHECK_INT(lines, 1 + 2 * (long)NFIX);
     free(text);
 }
@@ -365,7 +391,9 @@ static void text_numbers(const char *text, const char *label, long out[3])
 {
     char needle[128];
     snprintf(needle, sizeof needle, "\n%s ", label);
-    const char *p = strstr(text, needle);
+    const char *p = strstr(text, "\n当前状态") ? strstr(text, "\n当前状态")
+                  : strstr(text, "\nCurrent state");
+    p = p ? strstr(p, needle) : NULL;
     out[0] = out[1] = out[2] = -1;
     if (!p)
         return;
@@ -386,14 +414,14 @@ TEST(text_numbers_match_the_model_and_fit_100_columns)
         text_numbers(text, zh[c], v);
         CHECK_INT(v[0], expected("city", (enum report_cat)c));
         CHECK_INT(v[1], expected("province", (enum report_cat)c));
-        CHECK_INT(v[2], expected("city", (enum report_cat)c) +
-                        expected("province", (enum report_cat)c));
     }
     text_numbers(text, "期间内决定", v);
     CHECK_INT(v[0], (long)NFIX);
     /* Needs-a-human first, then the summary. */
     CHECK(strstr(text, "需要人工处理（4）") != NULL);
-    CHECK(strstr(text, "需要人工处理") < strstr(text, "\n汇总\n"));
+    CHECK(strstr(text, "需要人工处理") < strstr(text, "\n公示时效"));
+    CHECK(strstr(text, "超期公示明细（1）") < strstr(text, "需要人工处理"));
+    CHECK(strstr(text, "逾期未公示明细（5）") < strstr(text, "需要人工处理"));
     CHECK(strstr(text, "epsync retry D-2") != NULL);
     /* The summary columns line up in display cells, not bytes. */
     char *copy = strdup(text), *save = NULL;
@@ -403,7 +431,7 @@ TEST(text_numbers_match_the_model_and_fit_100_columns)
         size_t w = report_display_width(line);
         if (w > 100)
             TAP_FAIL("line of %zu cells: %s", w, line);
-        if (strcmp(line, "汇总") == 0) {
+        if (strncmp(line, "当前状态", strlen("当前状态")) == 0) {
             in_summary = true;
             continue;
         }
@@ -492,6 +520,138 @@ TEST(wrap_keeps_every_character_within_the_width)
     buf_free(&got);
 }
 
+
+TEST(working_days_late_counts_the_working_days_after_the_deadline)
+{
+    calendar *c = cal2026();
+    /* due Friday 9 October: Saturday 10 is a working day */
+    CHECK_INT(report_working_days_late(c, D("2026-10-09"), D("2026-10-09")), 0);
+    CHECK_INT(report_working_days_late(c, D("2026-10-09"), D("2026-10-01")), 0);
+    CHECK_INT(report_working_days_late(c, D("2026-10-09"), D("2026-10-10")), 1);
+    CHECK_INT(report_working_days_late(c, D("2026-10-09"), D("2026-10-12")), 2);
+    /* due Friday 16 October, published on the Sunday: one day late */
+    CHECK_INT(report_working_days_late(c, D("2026-10-16"), D("2026-10-18")), 1);
+    CHECK_INT(report_working_days_late(c, D("2026-10-16"), D("2026-10-19")), 1);
+    /* due 30 September, published 8 October: the holidays do not count */
+    CHECK_INT(report_working_days_late(c, D("2026-09-30"), D("2026-10-08")), 1);
+    CHECK_INT(report_working_days_late(c, D("2026-09-30"), DATE_NONE), -1);
+    calendar_free(c);
+}
+
+static struct report_timely_facts tl(const char *state, const char *pub, const char *today,
+                                     bool missing, const char *excl)
+{
+    struct report_facts f = {
+        .state = state, .first_published = pub ? D(pub) : DATE_NONE, .due_on = D("2026-10-15"),
+        .today = D(today), .routed = true, .missing = missing, .exclude_reason = excl,
+    };
+    struct report_timely_facts out;
+    report_timeliness(&f, report_categorise(&f), &out);
+    return out;
+}
+
+TEST(timeliness_is_history_and_missed_whatever_the_state)
+{
+    CHECK_INT(tl("withdrawn", "2026-10-20", "2026-12-01", false, NULL).tl, RTL_LATE);
+    CHECK_INT(tl("withdraw_pending", "2026-10-14", "2026-12-01", false, NULL).tl, RTL_ON_TIME);
+    CHECK_INT(tl("invalid", NULL, "2026-10-16", false, NULL).tl, RTL_MISSED);
+    CHECK_INT(tl("invalid", NULL, "2026-10-16", false, NULL).cause, RCAUSE_INVALID);
+    CHECK_INT(tl("rejected", NULL, "2026-10-16", false, NULL).cause, RCAUSE_REJECTED);
+    CHECK_INT(tl("retry", NULL, "2026-10-16", false, NULL).cause, RCAUSE_RETRYING);
+    CHECK_INT(tl("pending", NULL, "2026-10-16", false, NULL).cause, RCAUSE_PENDING);
+    CHECK_INT(tl(NULL, NULL, "2026-10-16", false, NULL).cause, RCAUSE_PENDING);
+    CHECK_INT(tl("pending", NULL, "2026-10-16", true, NULL).cause, RCAUSE_MISSING);
+    CHECK_INT(tl("rejected", NULL, "2026-10-15", false, NULL).tl, RTL_NOT_DUE);
+    CHECK_INT(tl("excluded", NULL, "2026-12-01", false, "minor").excl, REXCL_MINOR);
+    CHECK_INT(tl("excluded", NULL, "2026-12-01", false, "kind not routed to this target").excl,
+              REXCL_NOT_ROUTED);
+    CHECK_INT(tl("cancelled", NULL, "2026-12-01", false, "revoked before publication").excl,
+              REXCL_CANCELLED);
+    CHECK_INT(tl("excluded", NULL, "2026-12-01", false, "warning_only").tl, RTL_OUTSIDE);
+}
+
+static int64_t at(const char *day, int hour)
+{
+    return ((int64_t)D(day) * 86400 + (hour - 8) * 3600) * 1000;
+}
+
+TEST(history_segments_explain_lateness)
+{
+    struct report_hist h[] = {
+        { at("2026-10-01", 9), "invalid", "party_credit_code: check digit is wrong (expected M)", NULL },
+        { at("2026-10-11", 9), "invalid", "party_id_no: check character is wrong", NULL },
+        { at("2026-10-12", 9), "pending", NULL, NULL },
+        { at("2026-10-12", 9) + 1000, "retry", NULL, "HTTP 503" },
+        { at("2026-10-14", 18), "pending", NULL, NULL },
+        { at("2026-10-16", 10), "published", NULL, NULL },
+    };
+    struct report_segment seg[REPORT_MAX_SEGMENTS];
+    size_t n = report_segments(h, 6, at("2026-10-16", 10), false, seg, REPORT_MAX_SEGMENTS);
+    CHECK_INT(n, 3);
+    CHECK_INT(seg[0].what, RSEG_INVALID);
+    CHECK_INT(seg[0].from, D("2026-10-01"));
+    CHECK_INT(seg[0].to, D("2026-10-12"));
+    CHECK_INT(seg[1].what, RSEG_FAILING);
+    CHECK_STR(seg[1].detail, "HTTP 503");
+    CHECK_INT(seg[2].what, RSEG_QUEUED);      /* 14 Oct 18:00 to 16 Oct 10:00 */
+    /* still so: the last stretch has no end */
+    n = report_segments(h, 4, at("2026-10-20", 9), true, seg, REPORT_MAX_SEGMENTS);
+    CHECK_INT(seg[n - 1].what, RSEG_FAILING);
+    CHECK_INT(seg[n - 1].to, DATE_NONE);
+    struct buf b = BUF_INIT;
+    report_cause_text(&b, seg, n, RLANG_ZH);
+    CHECK(strstr(buf_str(&b), "校验未通过（2026-10-01 至 2026-10-12）：当事人统一社会信用代码：校验位错误（应为 M）") != NULL);
+    CHECK(strstr(buf_str(&b), "平台故障或无法连接（2026-10-12 起至今）：HTTP 503") != NULL);
+    buf_free(&b);
+}
+
+TEST(validation_reasons_in_chinese)
+{
+    static const struct { const char *en, *zh; } t[] = {
+        { "party_credit_code: check digit is wrong (expected M)",
+          "当事人统一社会信用代码：校验位错误（应为 M）" },
+        { "party_id_no: missing (required for a natural person)",
+          "当事人证件号码：缺失（当事人为自然人时必填）" },
+        { "fine_amount: must not be negative", "罚款金额：不能为负数" },
+        { "party_type: \"foo\" is not one of legal_person, other_org, individual_business, "
+          "natural_person", "当事人类型“foo”不是规定的当事人类型（法人、其他组织、个体工商户、自然人）" },
+        { "decided_on: 2027-01-01 is in the future (today is 2026-12-01)",
+          "决定日期：2027-01-01 晚于当天（当天为 2026-12-01）" },
+        { "party_credit_code: check digit is wrong (expected M); doc_no: missing (required "
+          "for a penalty or licence)",
+          "当事人统一社会信用代码：校验位错误（应为 M）；决定文书号：缺失（行政处罚、行政许可必填）" },
+        { "something new: never seen", "something new: never seen" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct buf b = BUF_INIT;
+        report_reason_text(&b, t[i].en, RLANG_ZH);
+        CHECK_STR(buf_str(&b), t[i].zh);
+        buf_reset(&b);
+        report_reason_text(&b, t[i].en, RLANG_EN);
+        CHECK_STR(buf_str(&b), t[i].en);
+        buf_free(&b);
+    }
+    struct buf b = BUF_INIT;
+    report_date_long(&b, D("2026-12-01"), RLANG_ZH);
+    CHECK_STR(buf_str(&b), "2026年12月1日");
+    buf_free(&b);
+}
+
+TEST(csv_cells_never_become_formulas)
+{
+    static const struct { const char *in, *out; } t[] = {
+        { "=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"" }, { "+1", "\"'+1\"" },
+        { "-2", "\"'-2\"" }, { "@SUM(A1)", "\"'@SUM(A1)\"" }, { "a=b", "a=b" },
+        { "2026-10-01", "2026-10-01" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct buf b = BUF_INIT;
+        report_csv_field(&b, t[i].in);
+        CHECK_STR(buf_str(&b), t[i].out);
+        buf_free(&b);
+    }
+}
+
 int main(void)
 {
     RUN(published_on_or_before_due_day_is_on_time);
@@ -513,5 +673,10 @@ int main(void)
     RUN(english_labels_with_lang_en);
     RUN(html_numbers_match_the_model_and_page_is_self_contained);
     RUN(wrap_keeps_every_character_within_the_width);
+    RUN(working_days_late_counts_the_working_days_after_the_deadline);
+    RUN(timeliness_is_history_and_missed_whatever_the_state);
+    RUN(history_segments_explain_lateness);
+    RUN(validation_reasons_in_chinese);
+    RUN(csv_cells_never_become_formulas);
     return tap_done();
 }

@@ -38,8 +38,8 @@ REVOKE ALL ON SCHEMA epsync FROM PUBLIC;
 -- and INSERT only.  Returns one line per thing it could not do.
 CREATE FUNCTION epsync.grant_roles() RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-    append_only CONSTANT text[] := ARRAY['audit'];
-    read_only CONSTANT text[] := ARRAY['schema_version'];
+    append_only CONSTANT text[] := ARRAY['audit', 'deadline_alerts'];
+    read_only CONSTANT text[] := ARRAY['schema_version', 'delivery_history'];
     t record;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'epsync_daemon') THEN

@@ -61,6 +61,7 @@ extern const struct key config_root_keys[];
 extern const struct key config_target_keys[];
 extern const struct key config_field_keys[];
 extern const struct enum_name config_proto_names[];
+extern const struct enum_name config_kind_names[];
 
 static inline bool config_key_applies(const struct key *k, int proto)
 {

@@ -35,7 +35,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
-#include "notify.h"
+#include "sd_notify.h"
 #include "publicity.h"
 #include "recorder.h"
 #include "sign.h"

@@ -49,6 +49,7 @@ import harness as h  # noqa: E402
 CASE_DB = "cases"
 STATE_DB = "epsync_state"
 ROLE = "epsync"
+OWNER = "epsync_owner"
 ALL_KINDS = ["penalty", "license", "inspection", "coercion", "levy", "other"]
 PROVINCE_KINDS = ["penalty", "license"]
 # Light faults: enough that retries show in the log, not enough to slow the demo.
@@ -110,24 +111,30 @@ def load_cases(pg, tmp, out, a):
 
 
 def create_role(pg):
-    """epsync reads the view and owns its state database, nothing more."""
-    heading("creating role %s (SELECT on epsync_source.decisions only)" % ROLE)
+    """The roles of docs/operations.md: the service's role reads the view and
+    works the queue (group epsync_daemon: the audit log only read and
+    appended to); epsync_owner owns the state schema and runs migrate."""
+    heading("creating roles %s (SELECT on epsync_source.decisions, member of "
+            "epsync_daemon) and %s (owns the state database)" % (ROLE, OWNER))
     conn = pg.connect(CASE_DB)
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE ROLE epsync LOGIN")
-            cur.execute("GRANT USAGE ON SCHEMA epsync_source TO epsync")
-            cur.execute("GRANT SELECT ON epsync_source.decisions TO epsync")
-            cur.execute("CREATE DATABASE epsync_state OWNER epsync")
+            cur.execute("CREATE ROLE epsync_daemon NOLOGIN")
+            cur.execute("CREATE ROLE epsync_report NOLOGIN")
+            cur.execute("CREATE ROLE %s LOGIN" % OWNER)
+            cur.execute("CREATE ROLE %s LOGIN IN ROLE epsync_daemon" % ROLE)
+            cur.execute("GRANT USAGE ON SCHEMA epsync_source TO %s" % ROLE)
+            cur.execute("GRANT SELECT ON epsync_source.decisions TO %s" % ROLE)
+            cur.execute("CREATE DATABASE epsync_state OWNER %s" % OWNER)
     finally:
         conn.close()
 
 
-def write_config(tmp, pg, sims):
+def write_config(tmp, pg, sims, role=ROLE, name="epsync.yaml"):
     cfg = h.base_config(pg, sims)
     cfg = h.deep_merge(cfg, {
-        "database": {"source": conninfo(pg, CASE_DB, ROLE),
-                     "state": conninfo(pg, STATE_DB, ROLE),
+        "database": {"source": conninfo(pg, CASE_DB, role),
+                     "state": conninfo(pg, STATE_DB, role),
                      "source_relation": "epsync_source.decisions"},
         "poll": {"interval": "500ms", "overlap": "10m", "reconcile_every": "24h"},
         "delivery": {"max_in_flight": 32, "lease": "30s",
@@ -135,7 +142,7 @@ def write_config(tmp, pg, sims):
         "targets": {"city": {"kinds": ALL_KINDS, "rate": "200/s"},
                     "province": {"kinds": PROVINCE_KINDS, "rate": "200/s"}},
     })
-    path = os.path.join(tmp, "epsync.yaml")
+    path = os.path.join(tmp, name)
     return h._write_private(path, "# written by tools/demo_env.py for scripts/demo\n"
                             + h.to_yaml(cfg) + "\n")
 
@@ -184,8 +191,9 @@ def cmd_up(a):
     say("province %s  faults %s" % (prov.base_url, json.dumps(FAULTS["province"])))
 
     config = write_config(tmp, pg, [city, prov])
+    owner_config = write_config(tmp, pg, [city, prov], role=OWNER, name="epsync-owner.yaml")
     write_env(a.out, {
-        "DEMO_TMP": tmp, "EPSYNC_CONFIG": config, "DEMO_PGDATA": pg.datadir,
+        "DEMO_TMP": tmp, "EPSYNC_CONFIG": config, "DEMO_OWNER_CONFIG": owner_config, "DEMO_PGDATA": pg.datadir,
         "DEMO_PGHOST": pg.sockdir, "DEMO_PGPORT": pg.port,
         "DEMO_CITY_URL": city.base_url, "DEMO_PROVINCE_URL": prov.base_url,
         "DEMO_FROM": m["start_date"], "DEMO_TODAY": m["today"],

@@ -3,7 +3,7 @@
 * No file of the repository (outside .ci/) points at a document outside it.
 * Every page of docs/ is linked from README.md, and every relative link in
   README.md and docs/ leads to a file that exists.
-* The manual pages name every configuration key of src/config.c's tables
+* The manual pages name every configuration key of src/config_keys.c's tables
   and every command of src/main.c's table; README names every command.
 * `epsync --help` (when a binary is given in $EPSYNC_BIN) lists no command
   the manual page lacks.
@@ -78,9 +78,9 @@ def test_relative_links_resolve():
 
 
 def config_keys():
-    """Every key name of the tables in src/config.c: { "name", T_... }."""
-    keys = set(re.findall(r'\{\s*"([a-z_]+)",\s*T_[A-Z_]+', read("src/config.c")))
-    assert len(keys) > 40, "cannot read the key tables of src/config.c (%d keys)" % len(keys)
+    """Every key name of the tables in src/config_keys.c: { "name", T_... }."""
+    keys = set(re.findall(r'\{\s*"([a-z_]+)",\s*T_[A-Z_]+', read("src/config_keys.c")))
+    assert len(keys) > 40, "cannot read the key tables of src/config_keys.c (%d keys)" % len(keys)
     return keys
 
 
@@ -92,7 +92,7 @@ def test_man_page_names_every_config_key():
         heading = r"(?m)^# %s$" % re.escape(k)
         if not re.search(bold, man) and not re.search(heading, man):
             missing.append(k)
-    assert not missing, "keys of src/config.c missing from epsync.yaml(5): %s" % missing
+    assert not missing, "keys of src/config_keys.c missing from epsync.yaml(5): %s" % missing
 
 
 def commands():

@@ -23,6 +23,7 @@ import json
 import os
 import pwd
 import random
+import re
 import secrets
 import select
 import shutil
@@ -85,6 +86,12 @@ atexit.register(cleanup)
 
 
 OWNER_FILE = ".epsync-test-owner"
+
+
+def schema_version():
+    """The state schema version this build of epsync migrates to (include/db.h)."""
+    with open(os.path.join(REPO, "include", "db.h"), encoding="utf-8") as f:
+        return int(re.search(r"#define DB_SCHEMA_VERSION (\d+)", f.read()).group(1))
 
 
 def make_tmpdir(prefix="epsync-test-"):

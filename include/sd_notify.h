@@ -1,4 +1,4 @@
-/* notify.h - the sd_notify(3) protocol, without libsystemd.
+/* sd_notify.h - the sd_notify(3) protocol, without libsystemd.
  *
  * systemd hands a Type=notify service the address of a datagram socket in
  * $NOTIFY_SOCKET: a filesystem path ("/run/systemd/notify") or, when it
@@ -21,8 +21,8 @@
  * one service manager to talk to.  It is not thread-safe; call it from the
  * event loop only.
  */
-#ifndef EPSYNC_NOTIFY_H
-#define EPSYNC_NOTIFY_H
+#ifndef EPSYNC_SD_NOTIFY_H
+#define EPSYNC_SD_NOTIFY_H
 
 #include <stdint.h>
 

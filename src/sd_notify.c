@@ -1,4 +1,4 @@
-/* notify.c - the sd_notify(3) datagram protocol.
+/* sd_notify.c - the sd_notify(3) datagram protocol.
  *
  * libsystemd would do this in one call, but the protocol is small and
  * stable (one AF_UNIX datagram of VAR=value lines), and not linking it
@@ -16,7 +16,7 @@
  * The kernel attaches our credentials (SCM_CREDENTIALS) when systemd asks
  * for them with SO_PASSCRED; NotifyAccess=main then checks the PID.
  */
-#include "notify.h"
+#include "sd_notify.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  *
  * Each test plays systemd: it binds a datagram socket (a path in a fresh
  * temporary directory, or an abstract name), points $NOTIFY_SOCKET at it,
- * and reads back the exact bytes notify.c sent. */
+ * and reads back the exact bytes sd_notify.c sent. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "sd_notify.h"
 #include "tap.h"
 
 static char tmpdir[64];

@@ -117,7 +117,7 @@ def test_readme_names_the_status_keys_status_has():
     w.ep.wait_until(lambda: ns.has("STATUS=backlog="), timeout=60, what="a STATUS line")
     line = [m for m in ns.messages if m.startswith("STATUS=backlog=")][-1]
     real = re.findall(r"(\w+)=", line[len("STATUS="):])
-    assert real == ["backlog", "published_today", "in_flight", "paused"], line
+    assert real == ["backlog", "published_today", "in_flight", "paused", "at_risk", "missed"], line
     docs = documented_status_keys()
     assert set(docs) == {"README.md", os.path.join("docs", "operations.md")}, docs
     for rel, examples in docs.items():

@@ -1,10 +1,10 @@
 /* report.h - the sync-status report (docs/report.md).
  *
- * report.c reads the state database once (decisions joined with their
- * deliveries, streamed through a cursor), puts every (decision, target)
- * pair into exactly one category and aggregates the pairs into a
- * struct report_model.  report_fmt.c renders that one model as text, CSV,
- * JSON or HTML, so the numbers of every format agree by construction.
+ * report_db.c reads the state database once (decisions joined with their
+ * deliveries, streamed through a cursor); report.c puts every (decision,
+ * target) pair into exactly one category and aggregates the pairs into a
+ * struct report_model.  report_writer.c renders that one model as text,
+ * CSV, JSON or HTML, so the numbers of every format agree by construction.
  *
  * The per-decision lines of CSV and JSON are written while the rows
  * stream past (a report_writer receives each struct report_row), so
@@ -244,7 +244,7 @@ const struct report_target_sum *report_model_target(const struct report_model *m
 void report_model_warn(struct report_model *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Rendering (report_fmt.c).  A writer is opened before the rows stream,
+/* Rendering (report_writer.c).  A writer is opened before the rows stream,
  * sees every row, and writes everything else from the finished model. */
 typedef struct report_writer report_writer;
 int report_writer_open(report_writer **out, enum report_format fmt, enum report_lang lang,

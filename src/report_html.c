@@ -6,7 +6,9 @@
  * report_html_escape(); the platform's words are shown verbatim.
  */
 #include "report.h"
-#include "report_int.h"
+#include "report_formats.h"
+#include "report_text.h"
+#include "report_zh.h"
 
 #include <stddef.h>
 #include <stdlib.h>

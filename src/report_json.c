@@ -3,7 +3,9 @@
  * missed lists, the needs-a-human list, warnings, thresholds, the weekly
  * series.  Numbers come from the model and the streamed rows only. */
 #include "report.h"
-#include "report_int.h"
+#include "report_formats.h"
+#include "report_text.h"
+#include "report_zh.h"
 
 #include <string.h>
 

@@ -8,7 +8,8 @@
  * values carried over.  A reason no pattern knows is shown as written.
  */
 #include "report.h"
-#include "report_int.h"
+#include "report_text.h"
+#include "report_zh.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,19 @@ static void one_reason(struct buf *out, const char *r)
         return;
     }
     buf_puts(out, r);          /* unknown: as written */
+}
+
+void report_reason(struct buf *out, const struct report_attention *a, enum report_lang lang)
+{
+    if (a->issue == RISSUE_MISSING)
+        buf_printf(out, report_label(L_MISSING_SINCE, lang),
+                   a->missing_since ? a->missing_since : "?");
+    else if (!a->reason || !*a->reason)
+        buf_puts(out, report_label(L_NO_ANSWER, lang));
+    else if (a->issue == RISSUE_INVALID)
+        report_reason_text(out, a->reason, lang);
+    else
+        buf_puts(out, a->reason);      /* the platform's own words */
 }
 
 void report_reason_text(struct buf *out, const char *reasons, enum report_lang lang)

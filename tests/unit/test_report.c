@@ -1,10 +1,12 @@
-/* Unit tests for the pure parts of src/report.c, src/report_fmt.c and
- * src/report_html.c: categorisation, display width, escaping, and the four
- * formats printing the same numbers from one model. */
+/* Unit tests for the pure parts of src/report.c, src/report_text.c,
+ * src/report_zh.c, src/report_writer.c and src/report_html.c:
+ * categorisation, display width, escaping, and the four formats printing
+ * the same numbers from one model. */
 #include "report.h"
 #include "tap.h"
 #include "cal2026.h"
-#include "../../src/report_int.h"
+#include "../../src/report_text.h"
+#include "../../src/report_zh.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>

@@ -20,7 +20,7 @@ static const char *const cat_labels[RCAT_COUNT][RLANG_COUNT] = {
     [RCAT_LATE]             = { "超期公示", "published late" },
     [RCAT_PENDING]          = { "待公示（未到期）", "pending, not yet due" },
     [RCAT_RETRY]            = { "重试中（未到期）", "retrying, not yet due" },
-    [RCAT_OVERDUE]          = { "逾期未公示", "overdue, not published" },
+    [RCAT_OVERDUE]          = { "逾期待发送", "overdue, not published" },
     [RCAT_REJECTED]         = { "平台拒收", "rejected by the platform" },
     [RCAT_INVALID]          = { "校验未通过", "failed validation" },
     [RCAT_EXCLUDED]         = { "不予公示", "excluded" },
@@ -30,7 +30,7 @@ static const char *const cat_labels[RCAT_COUNT][RLANG_COUNT] = {
 };
 
 static const char *const issue_labels[RISSUE_COUNT][RLANG_COUNT] = {
-    [RISSUE_OVERDUE]  = { "逾期未公示", "overdue" },
+    [RISSUE_OVERDUE]  = { "逾期待发送", "overdue" },
     [RISSUE_REJECTED] = { "平台拒收", "rejected" },
     [RISSUE_INVALID]  = { "校验未通过", "failed validation" },
     [RISSUE_MISSING]  = { "案件系统中已不存在", "missing from the case system" },

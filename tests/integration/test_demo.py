@@ -109,7 +109,7 @@ def test_demo_end_to_end():
     assert invalid > 0, cats.keys()
 
     # The printed report's current-state table: city and province columns.
-    overdue = summary_row(r.stdout, ("逾期未公示", "Overdue", "overdue"))
+    overdue = summary_row(r.stdout, ("逾期待发送", "Overdue", "overdue"))
     assert overdue == [0, 0], overdue
     printed_invalid = summary_row(r.stdout, ("校验未通过", "Invalid", "invalid"))
     # The demo sends every kind to the city, so every invalid decision is

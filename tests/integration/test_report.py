@@ -282,7 +282,7 @@ def text_summary(text, labels):
 
 
 ZH = {"in_scope": "期间内决定", "published_on_time": "按时公示", "published_late": "超期公示",
-      "pending": "待公示（未到期）", "retry": "重试中（未到期）", "overdue": "逾期未公示",
+      "pending": "待公示（未到期）", "retry": "重试中（未到期）", "overdue": "逾期待发送",
       "rejected": "平台拒收", "invalid": "校验未通过", "excluded": "不予公示",
       "cancelled": "已取消", "withdrawn": "已撤回", "withdraw_pending": "撤回中"}
 EN = {"in_scope": "decisions in scope", "published_on_time": "published on time",

@@ -407,7 +407,7 @@ static void text_numbers(const char *text, const char *label, long out[3])
 TEST(text_numbers_match_the_model_and_fit_100_columns)
 {
     static const char *const zh[RCAT_COUNT] = {
-        "按时公示", "超期公示", "待公示（未到期）", "重试中（未到期）", "逾期未公示", "平台拒收",
+        "按时公示", "超期公示", "待公示（未到期）", "重试中（未到期）", "逾期待发送", "平台拒收",
         "校验未通过", "不予公示", "已取消", "已撤回", "撤回中",
     };
     char *text = render(RFMT_TEXT, RLANG_ZH, NULL);

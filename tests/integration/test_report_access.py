@@ -135,7 +135,7 @@ def test_monthly_report_unit_writes_last_months_html_and_csv():
                 text = f.read().replace("/usr/local/bin/epsync", "/bin/true")
             with open(os.path.join(tmpdir, os.path.basename(src)), "w") as f:
                 f.write(text)
-        r = subprocess.run(["systemd-analyze", "verify",
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no",
                             os.path.join(tmpdir, "epsync-report.service"),
                             os.path.join(tmpdir, "epsync-report.timer")],
                            capture_output=True, text=True)

@@ -22,6 +22,7 @@
 #include "window.h"
 #include "log.h"
 #include "sign.h"
+#include "srcplan.h"
 #include "srcread.h"
 
 /* Rows read whole per page, keys per page of a poll (the SQL below has
@@ -207,7 +208,14 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     if (!(s->relation = quote_relation(db_conn(s->src), cfg->database.source_relation)))
         return err_set(e, -EINVAL, "database.source_relation: cannot quote '%s'",
                        cfg->database.source_relation);
-    return listen_channel(s, e);
+    if ((rc = listen_channel(s, e)) < 0)
+        return rc;
+    struct buf keys = BUF_INIT;
+    buf_printf(&keys, SQL_KEYS_FMT, s->relation, "");
+    buf_puts(&keys, SQL_KEYS_LIMIT);
+    srcplan_check(s->src, keys.data, s->relation);
+    buf_free(&keys);
+    return 0;
 }
 
 static void scan_reset(source *s)

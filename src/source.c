@@ -551,12 +551,12 @@ static void scan_move(source *s, const char *upd, const char *id)
 
 /* The next n keys of the long read: one cursor from the scan's position,
  * reopened from the last key read when its transaction has been open
- * SRCREAD_HOLD_MS (it holds back vacuum on the case database). */
+ * long enough (it holds back vacuum on the case database). */
 static int long_read_fetch(source *s, int n, PGresult **keys, struct err *e)
 {
     int rc;
 
-    if (s->scan.rd && srcread_age_ms(s->scan.rd) >= SRCREAD_HOLD_MS) {
+    if (s->scan.rd && srcread_due(s->scan.rd)) {
         srcread_close(s->scan.rd);
         s->scan.rd = NULL;
     }

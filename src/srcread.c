@@ -11,6 +11,7 @@
 struct srcread {
     db *src;
     int64_t opened_ms;       /* monotonic */
+    int64_t cost_ms;         /* opening and the first fetch; -1 before it */
     long long rows;
 };
 
@@ -20,6 +21,7 @@ int srcread_open(srcread **out, db *src, const char *select_sql, int nparams,
     struct buf sql = BUF_INIT;
     int rc;
 
+    int64_t t0 = clock_mono_ms();
     *out = NULL;
     if ((rc = db_exec(src, "open the source read",
                       "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL, e)) < 0)
@@ -33,7 +35,8 @@ int srcread_open(srcread **out, db *src, const char *select_sql, int nparams,
     }
     srcread *r = xcalloc(1, sizeof *r);
     r->src = src;
-    r->opened_ms = clock_mono_ms();
+    r->opened_ms = t0;
+    r->cost_ms = -1;
     *out = r;
     return 0;
 }
@@ -46,12 +49,21 @@ int srcread_fetch(srcread *r, int n, PGresult **res, struct err *e)
     snprintf(sql, sizeof sql, "FETCH FORWARD %d FROM epsync_read", n);
     if ((rc = db_exec(r->src, "read the source", sql, 0, NULL, res, e)) == 0)
         r->rows += PQntuples(*res);
+    if (r->cost_ms < 0)
+        r->cost_ms = clock_mono_ms() - r->opened_ms;
     return rc;
 }
 
-int64_t srcread_age_ms(const srcread *r)
+static int64_t age_ms(const srcread *r)
 {
     return clock_mono_ms() - r->opened_ms;
+}
+
+bool srcread_due(const srcread *r)
+{
+    int64_t hold = r->cost_ms < 0 ? SRCREAD_HOLD_MS : r->cost_ms * SRCREAD_COST_FACTOR;
+    hold = hold < SRCREAD_MIN_MS ? SRCREAD_MIN_MS : hold > SRCREAD_HOLD_MS ? SRCREAD_HOLD_MS : hold;
+    return age_ms(r) >= hold;
 }
 
 void srcread_close(srcread *r)
@@ -59,7 +71,7 @@ void srcread_close(srcread *r)
     if (!r)
         return;
     db_rollback(r->src);    /* read only: nothing to keep */
-    log_info("source read transaction ended", KVI("held_ms", srcread_age_ms(r)),
-             KVI("rows", r->rows));
+    log_info("source read transaction ended", KVI("held_ms", age_ms(r)),
+             KVI("cost_ms", r->cost_ms), KVI("rows", r->rows));
     free(r);
 }

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 import harness as h  # noqa: E402
 
 RELATION = "epsync_source.decisions"
+SOURCE_APP = "epsync_source_reader"     # the source connection, for XactWatch
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 rows = []          # (figure, target, measured, command)
 
@@ -78,7 +79,8 @@ def config(tmp, pg, db, sink, notify=None):
     prov = dict(common, protocol="province", app_id="bench", app_secret_file=sec,
                 batch_size=100, max_in_flight=8, kinds=["penalty", "license"])
     cfg = {
-        "database": {"source": pg.conninfo(db), "state": pg.conninfo(db),
+        "database": {"source": pg.conninfo(db) + " application_name=" + SOURCE_APP,
+                     "state": pg.conninfo(db),
                      "source_relation": RELATION},
         "poll": {"interval": "5s", "overlap": "10m", "reconcile_every": "24h"},   # the defaults
         "delivery": {"max_in_flight": 64, "lease": "2m"},
@@ -172,8 +174,8 @@ def template_db(pg, n, indexed=None):
 
 
 class XactWatch:
-    """The longest source read (a transaction whose last statement opened
-    or read a cursor) seen in db, sampled every 0.2 s from another connection."""
+    """The longest transaction of epsync's source connection seen in db,
+    sampled every 0.2 s from another connection."""
 
     def __init__(self, pg, db):
         self.conn = pg.connect(db)
@@ -187,7 +189,7 @@ class XactWatch:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) "
                             "FROM pg_stat_activity WHERE datname = current_database() "
-                            "  AND (query LIKE 'FETCH%%' OR query LIKE 'DECLARE%%')")
+                            "  AND application_name = %s", (SOURCE_APP,))
                 self.longest_read = max(self.longest_read, float(cur.fetchone()[0]))
 
     def stop(self):

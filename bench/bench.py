@@ -22,6 +22,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 import harness as h  # noqa: E402
 
 RELATION = "epsync_source.decisions"
+SOURCE_APP = "epsync_source_reader"     # the source connection, for XactWatch
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 rows = []          # (figure, target, measured, command)
 
@@ -77,7 +79,8 @@ def config(tmp, pg, db, sink, notify=None):
     prov = dict(common, protocol="province", app_id="bench", app_secret_file=sec,
                 batch_size=100, max_in_flight=8, kinds=["penalty", "license"])
     cfg = {
-        "database": {"source": pg.conninfo(db), "state": pg.conninfo(db),
+        "database": {"source": pg.conninfo(db) + " application_name=" + SOURCE_APP,
+                     "state": pg.conninfo(db),
                      "source_relation": RELATION},
         "poll": {"interval": "5s", "overlap": "10m", "reconcile_every": "24h"},   # the defaults
         "delivery": {"max_in_flight": 64, "lease": "2m"},
@@ -128,24 +131,89 @@ def fill(conn, lo, hi):
 
 SOURCE_INDEX = True
 
+# The source as a case system may well have it: a view joining the decisions
+# with a second table, and no index on the order change detection reads in
+# (updated_at, decision_id); only the primary keys.
+JOIN_SQL = """
+DROP INDEX epsync_source.decisions_poll_order;
+ALTER TABLE epsync_source.decisions RENAME TO decision_rows;
+CREATE TABLE epsync_source.filing (decision_id text PRIMARY KEY, filed_by text NOT NULL,
+                                   filed_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO epsync_source.filing (decision_id, filed_by)
+    SELECT decision_id, 'registry' FROM epsync_source.decision_rows;
+CREATE VIEW epsync_source.decisions AS
+    SELECT r.* FROM epsync_source.decision_rows r
+    JOIN epsync_source.filing f ON f.decision_id = r.decision_id;
+VACUUM ANALYZE epsync_source.filing;
+VACUUM ANALYZE epsync_source.decision_rows;
+"""
 
-def template_db(pg, n):
-    """A database holding n decisions and no state schema; copy it with copy_db."""
-    name = "tmpl_%d%s" % (n, "" if SOURCE_INDEX else "_noidx")
-    conn = h.case_db(pg, name)
+
+def template_db(pg, n, indexed=None):
+    """A database holding n decisions and no state schema; copy it with
+    copy_db.  indexed (default: not --no-source-index): a table indexed on
+    the poll order; else the same rows behind a join without that index."""
+    indexed = SOURCE_INDEX if indexed is None else indexed
+    name = "tmpl_%d%s" % (n, "" if indexed else "_join")
+    conn = h.case_db(pg, name)          # the table has the (updated_at, decision_id) index
     t0 = time.monotonic()
     step = 100000
     for lo in range(1, n + 1, step):
         fill(conn, lo, min(n, lo + step - 1))
     with conn.cursor() as cur:
-        if SOURCE_INDEX:
-            # the order change detection reads in (keyed by (updated_at, decision_id))
-            cur.execute("CREATE INDEX decisions_upd ON epsync_source.decisions "
-                        "(updated_at, decision_id)")
-        cur.execute("VACUUM ANALYZE epsync_source.decisions")
+        if indexed:
+            cur.execute("VACUUM ANALYZE epsync_source.decisions")
+        else:
+            for stmt in JOIN_SQL.split(";"):
+                if stmt.strip():
+                    cur.execute(stmt)
     conn.close()
-    say("backlog of %d decisions made in %.1fs" % (n, time.monotonic() - t0))
+    say("backlog of %d decisions (%s) made in %.1fs" % (
+        n, "indexed" if indexed else "join, no index", time.monotonic() - t0))
     return name
+
+
+class XactWatch:
+    """The longest transaction of epsync's source connection seen in db,
+    sampled every 0.2 s from another connection."""
+
+    def __init__(self, pg, db):
+        self.conn = pg.connect(db)
+        self.longest_read = 0.0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping.wait(0.2):
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) "
+                            "FROM pg_stat_activity WHERE datname = current_database() "
+                            "  AND application_name = %s", (SOURCE_APP,))
+                self.longest_read = max(self.longest_read, float(cur.fetchone()[0]))
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        self.conn.close()
+
+
+def pg_cpu_seconds(pg):
+    """CPU seconds used so far by the live processes of pg's cluster."""
+    with open(os.path.join(pg.datadir, "postmaster.pid")) as f:
+        pm = f.read().split()[0]
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            if ppid == pm:
+                total += cpu_seconds(int(pid))
+        except OSError:
+            continue
+    return total
 
 
 _copies = iter(range(1, 1000))
@@ -228,6 +296,8 @@ def drain(a, pg, sink, tmpl, n, tmp):
     p = start_daemon(a.epsync, cfg, log)
     want = 2 * n
     peak = 0
+    watch = XactWatch(pg, db)
+    pg0 = pg_cpu_seconds(pg)
     try:
         while True:
             # Counting costs the database ~50 ms at 200k rows: only when
@@ -249,10 +319,17 @@ def drain(a, pg, sink, tmpl, n, tmp):
                 cur.execute("SELECT extract(epoch FROM max(published_at)) FROM epsync.deliveries")
                 secs = float(cur.fetchone()[0]) - wall0
         peak = max(peak, proc_status(p.pid, "VmHWM"))
+        # epsync's backends live as long as it does: count them before it stops
+        LAST_DRAIN.update(epsync_cpu=cpu_seconds(p.pid), pg_cpu=pg_cpu_seconds(pg) - pg0)
     finally:
         stop_daemon(p)
+        watch.stop()
         conn.close()
+    LAST_DRAIN.update(longest_read=watch.longest_read)
     return secs, peak, db, cfg, done
+
+
+LAST_DRAIN = {}     # CPU seconds and the longest transactions of the last drain()
 
 
 def figure_drain_memory(a, pg, sink, tmp, after_main):
@@ -300,7 +377,7 @@ def figure_report(a, cfg, n):
             cmd)
 
 
-def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp):
+def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp, label=""):
     db = copy_db(pg, tmpl)
     # the same state tables exist (epsync migrate), the baseline writes its own
     cfg = config(tmp, pg, db, sink)
@@ -314,9 +391,33 @@ def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp):
     rate = float(fields["rate"])
     shown = "bench/baseline CONNINFO %s URL URL %d  # %d-decision backlog" % (
         RELATION, a.baseline_seconds, n)
-    row("baseline: deliveries/s", "-", "%.0f (%s in %ss)" % (rate, fields["deliveries"],
+    row(label + "baseline: deliveries/s", "-", "%.0f (%s in %ss)" % (rate, fields["deliveries"],
                                                              fields["seconds"]), shown)
-    row("epsync / baseline", ">= 10x", "%.1fx" % (epsync_rate / rate), "drain rate / baseline rate")
+    row(label + "epsync / baseline", ">= 10x", "%.1fx" % (epsync_rate / rate), "drain rate / baseline rate")
+    return rate
+
+
+def figure_sources(a, pg, sink, tmp):
+    """The drain and the baseline side by side on each source: the table
+    indexed on the poll order, and a join without that index."""
+    n = a.n
+    for indexed in (True, False):
+        what = "indexed table" if indexed else "join, no index"
+        tmpl = template_db(pg, n, indexed)
+        secs, peak, db, cfg, done = drain(a, pg, sink, tmpl, n, tmp)
+        d = dict(LAST_DRAIN)
+        rate = done / secs
+        cmd = "bench/run --only sources  # %d decisions x 2 targets, %s" % (n, what)
+        partial = "" if done >= 2 * n else " (NOT drained: %d of %d)" % (done, 2 * n)
+        row("%s: deliveries/s" % what, ">= 10000", "%.0f%s" % (rate, partial), cmd)
+        row("%s: CPU per delivery" % what, "-", "epsync %.0f us, PostgreSQL %.0f us" % (
+            d["epsync_cpu"] / done * 1e6, d["pg_cpu"] / done * 1e6),
+            "utime+stime of epsync and of the cluster's processes / deliveries")
+        row("%s: longest source transaction" % what, "bounded (30 s)",
+            "%.1f s" % d["longest_read"],
+            "max(now() - xact_start) in pg_stat_activity, sampled every 0.2 s")
+        row("%s: peak RSS" % what, "<= 32 MiB", "%.1f MiB" % (peak / 1024), "VmHWM of epsync run")
+        figure_baseline(a, pg, sink, tmpl, n, rate, tmp, what + ": ")
 
 
 def figure_latency(a, pg, tmp):
@@ -410,10 +511,12 @@ def figure_scan_memory(a, pg, sink, tmp):
     r = epsync(a.epsync, cfg, "migrate")
     assert r.returncode == 0, r.stderr
     t0 = time.monotonic()
+    watch = XactWatch(pg, db)
     p = subprocess.Popen([a.epsync, "-c", cfg, "once"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     _, status, usage = os.wait4(p.pid, 0)      # this child's own peak RSS (KiB)
     secs = time.monotonic() - t0
+    watch.stop()
     peak = usage.ru_maxrss
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace")
@@ -424,8 +527,10 @@ def figure_scan_memory(a, pg, sink, tmp):
         cur.execute("SELECT count(*) FROM epsync.decisions")
         stored = cur.fetchone()[0]
     conn.close()
-    row("scan: peak RSS, %d-row source" % n, "<= 32 MiB", "%.1f MiB, %d rows stored in %.0f s"
-        % (peak / 1024.0, stored, secs),
+    what = "indexed table" if SOURCE_INDEX else "join, no index"
+    row("scan: peak RSS, %d-row source (%s)" % (n, what), "<= 32 MiB",
+        "%.1f MiB, %d rows stored in %.0f s, longest source transaction %.1f s"
+        % (peak / 1024.0, stored, secs, watch.longest_read),
         "epsync -c CFG once  # targets disabled, %d-row source" % n)
 
 
@@ -464,11 +569,11 @@ def main():
     ap.add_argument("--epsync", required=True)
     ap.add_argument("--sink", required=True)
     ap.add_argument("--baseline", required=True)
-    ap.add_argument("--only", default="sink,drain,report,baseline,latency,idle")
+    ap.add_argument("--only", default="sink,drain,report,baseline,sources,latency,idle")
     ap.add_argument("--drain-timeout", type=int, default=0,
                     help="give up a drain after this many seconds (default 900, --quick 300)")
     ap.add_argument("--no-source-index", action="store_true",
-                    help="leave the source table with its primary key only")
+                    help="the source: a join without an index on the poll order")
     a = ap.parse_args()
     global SOURCE_INDEX
     SOURCE_INDEX = not a.no_source_index
@@ -496,6 +601,8 @@ def main():
             if "baseline" in only:
                 figure_baseline(a, pg, sink, tmpl, a.n, done / secs, tmp)
         main = figure_drain_memory(a, pg, sink, tmp, after_main)
+    if "sources" in only:
+        figure_sources(a, pg, sink, tmp)
     if "scan" in only:
         figure_scan_memory(a, pg, sink, tmp)
     sink.stop()

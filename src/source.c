@@ -22,6 +22,8 @@
 #include "window.h"
 #include "log.h"
 #include "sign.h"
+#include "srcplan.h"
+#include "srcread.h"
 
 /* Rows read whole per page, keys per page of a poll (the SQL below has
  * them as text: LIMIT ROWS_TEXT(...)). */
@@ -41,6 +43,9 @@ struct scan {
     char *after_id;
     char high[40];             /* newest updated_at seen */
     char start[40];            /* database clock at the start (reconcile) */
+    bool streaming;            /* keys come from the long read (rd) */
+    bool past_prev;            /* beyond the last page the last poll read */
+    srcread *rd;               /* the long read's cursor, NULL when none is open */
 };
 
 struct source {
@@ -59,13 +64,6 @@ struct source {
 };
 
 
-static const char *SQL_PAGE_FMT =
-    "SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "       r.decision_id::text, (to_jsonb(r) - 'updated_at')::text "
-    "FROM %s r "
-    "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) "
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(PAGE_ROWS);
-
 /* Polls read keys first and fetch whole rows only for what changed: the
  * overlap window is re-read on every poll, and after a bulk load it can
  * hold the whole backlog.  The second %s is "" or SQL_KEYS_UPTO (up to
@@ -75,7 +73,8 @@ static const char *SQL_KEYS_FMT =
     "       r.decision_id::text "
     "FROM %s r "
     "WHERE (r.updated_at, r.decision_id::text) > ($1::timestamptz, $2::text) %s"
-    "ORDER BY r.updated_at, r.decision_id::text LIMIT " ROWS_TEXT(KEY_ROWS);
+    "ORDER BY r.updated_at, r.decision_id::text";
+static const char *SQL_KEYS_LIMIT = " LIMIT " ROWS_TEXT(KEY_ROWS);
 static const char *SQL_KEYS_UPTO =
     "AND (r.updated_at, r.decision_id::text) <= ($3::timestamptz, $4::text) ";
 
@@ -209,11 +208,19 @@ int source_open(source **out, const struct config *cfg, db *state, struct err *e
     if (!(s->relation = quote_relation(db_conn(s->src), cfg->database.source_relation)))
         return err_set(e, -EINVAL, "database.source_relation: cannot quote '%s'",
                        cfg->database.source_relation);
-    return listen_channel(s, e);
+    if ((rc = listen_channel(s, e)) < 0)
+        return rc;
+    struct buf keys = BUF_INIT;
+    buf_printf(&keys, SQL_KEYS_FMT, s->relation, "");
+    buf_puts(&keys, SQL_KEYS_LIMIT);
+    srcplan_check(s->src, keys.data, s->relation);
+    buf_free(&keys);
+    return 0;
 }
 
 static void scan_reset(source *s)
 {
+    srcread_close(s->scan.rd);
     free(s->scan.after_id);
     memset(&s->scan, 0, sizeof s->scan);
 }
@@ -446,9 +453,9 @@ fail:
 }
 
 /* Read the rows whose ids are in the array literal `ids` (at most
- * PAGE_ROWS) and process them. */
-static int fetch_and_process(source *s, const char *ids, bool force, int64_t now_ms,
-                             struct source_stats *st, struct err *e)
+ * PAGE_ROWS) and process them; with seen_start, mark them seen. */
+static int fetch_and_process(source *s, const char *ids, bool force, const char *seen_start,
+                             int64_t now_ms, struct source_stats *st, struct err *e)
 {
     struct buf sql = BUF_INIT;
     struct page *pg = xcalloc(1, sizeof *pg);
@@ -460,6 +467,8 @@ static int fetch_and_process(source *s, const char *ids, bool force, int64_t now
     if ((rc = db_exec(s->src, "read changed rows", sql.data, 1, p, &res, e)) == 0) {
         read_page(s, res, pg, now_ms);
         rc = process_page(s, pg, force, st, e);
+        if (rc == 0 && seen_start && PQntuples(res) > 0)
+            rc = mark_seen(s, pg, seen_start, e);
     }
     PQclear(res);
     page_clear(pg);
@@ -481,7 +490,7 @@ static int recheck_flagged(source *s, int64_t now_ms, struct source_stats *st, s
             db_array_add(&arr, PQgetvalue(ids, i, 0));
         db_array_end(&arr);
         const char *p[1] = { arr.data };
-        rc = fetch_and_process(s, arr.data, true, now_ms, st, e);
+        rc = fetch_and_process(s, arr.data, true, NULL, now_ms, st, e);
         /* Rows no longer in the source: clear the flag so they are not re-read forever. */
         if (rc == 0)
             rc = db_exec(s->state, "clear recheck",
@@ -516,7 +525,7 @@ static int check_keys(source *s, PGresult *keys, int n, int64_t now_ms, struct s
         if (++inchunk == PAGE_ROWS || i == PQntuples(stale) - 1) {
             db_array_end(&chunk);
             st->scanned -= inchunk;   /* counted again by process_page */
-            if ((rc = fetch_and_process(s, chunk.data, false, now_ms, st, e)) < 0)
+            if ((rc = fetch_and_process(s, chunk.data, false, NULL, now_ms, st, e)) < 0)
                 goto out;
             buf_reset(&chunk);
             inchunk = 0;
@@ -528,6 +537,39 @@ out:
     buf_free(&upds);
     buf_free(&chunk);
     return rc;
+}
+
+/* Move the scan's position to the key (upd, id). */
+static void scan_move(source *s, const char *upd, const char *id)
+{
+    snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", upd);
+    free(s->scan.after_id);
+    s->scan.after_id = id ? xstrdup(id) : NULL;
+    if (strcmp(s->scan.after_upd, s->scan.high) > 0)
+        snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
+}
+
+/* The next n keys of the long read: one cursor from the scan's position,
+ * reopened from the last key read when its transaction has been open
+ * long enough (it holds back vacuum on the case database). */
+static int long_read_fetch(source *s, int n, PGresult **keys, struct err *e)
+{
+    int rc;
+
+    if (s->scan.rd && srcread_due(s->scan.rd)) {
+        srcread_close(s->scan.rd);
+        s->scan.rd = NULL;
+    }
+    if (!s->scan.rd) {
+        struct buf sql = BUF_INIT;
+        const char *p[2] = { s->scan.after_upd, s->scan.after_id };
+        buf_printf(&sql, SQL_KEYS_FMT, s->relation, "");
+        rc = srcread_open(&s->scan.rd, s->src, sql.data, 2, p, e);
+        buf_free(&sql);
+        if (rc < 0)
+            return rc;
+    }
+    return srcread_fetch(s->scan.rd, n, keys, e);
 }
 
 /* One page of keys of a poll.  Where the last poll read a page from the
@@ -544,12 +586,14 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
     char *lower_id = s->scan.after_id ? xstrdup(s->scan.after_id) : NULL;
     PGresult *keys = NULL;
     int rc, n, more;
-    bool whole = false;
+    bool whole = false, stream = false;
 
     snprintf(lower_upd, sizeof lower_upd, "%s", s->scan.after_upd);
     if (same) {
         const char *p[4] = { s->scan.after_upd, s->scan.after_id, same->upper_upd, same->upper_id };
         rc = db_exec(s->src, "read the source", upto_sql, 4, p, &keys, e);
+    } else if (s->scan.streaming) {
+        rc = long_read_fetch(s, KEY_ROWS, &keys, e);
     } else {
         const char *p[2] = { s->scan.after_upd, s->scan.after_id };
         rc = db_exec(s->src, "read the source", keys_sql, 2, p, &keys, e);
@@ -565,6 +609,9 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
     } else {
         int k = window_boundary(&s->prev, keys);
         more = k >= 0 || n == KEY_ROWS;
+        /* A full page beyond what the last poll read: a backlog, read
+         * the rest in one pass. */
+        stream = k < 0 && n == KEY_ROWS && (s->prev.n == 0 || s->scan.past_prev);
         if (k >= 0)
             n = k + 1;
         if (n == 0)
@@ -578,16 +625,15 @@ static int poll_keys_page(source *s, const char *keys_sql, const char *upto_sql,
 
     /* Move on: to the end of the range when it was read whole (its last
      * key may have moved away since), else to the last key read. */
-    free(s->scan.after_id);
-    if (whole) {
-        snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", same->upper_upd);
-        s->scan.after_id = same->upper_id ? xstrdup(same->upper_id) : NULL;
-    } else {
-        snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(keys, n - 1, 0));
-        s->scan.after_id = xstrdup(PQgetvalue(keys, n - 1, 1));
-    }
-    if (strcmp(s->scan.after_upd, s->scan.high) > 0)
-        snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
+    if (whole)
+        scan_move(s, same->upper_upd, same->upper_id);
+    else
+        scan_move(s, PQgetvalue(keys, n - 1, 0), PQgetvalue(keys, n - 1, 1));
+    const struct window_page *last = s->prev.n ? &s->prev.p[s->prev.n - 1] : NULL;
+    if (last && window_same_key(s->scan.after_upd, s->scan.after_id, last->upper_upd,
+                                last->upper_id))
+        s->scan.past_prev = true;
+    s->scan.streaming |= stream;
     window_add(&s->cur, lower_upd, lower_id, s->scan.after_upd, s->scan.after_id, digest);
     rc = more;
 out:
@@ -641,7 +687,6 @@ static int poll_pass(source *s, bool reconcile, int64_t now_ms, struct source_st
                      struct err *e)
 {
     struct buf sql = BUF_INIT;
-    struct page *pg = xcalloc(1, sizeof *pg);
     PGresult *r = NULL;
     bool finished = false;
     int rc = 0;
@@ -652,7 +697,9 @@ static int poll_pass(source *s, bool reconcile, int64_t now_ms, struct source_st
     if (!s->scan.reconcile) {
         struct buf upto = BUF_INIT;
         buf_printf(&sql, SQL_KEYS_FMT, s->relation, "");
+        buf_puts(&sql, SQL_KEYS_LIMIT);
         buf_printf(&upto, SQL_KEYS_FMT, s->relation, SQL_KEYS_UPTO);
+        buf_puts(&upto, SQL_KEYS_LIMIT);
         for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
             rc = poll_keys_page(s, sql.data, upto.data, now_ms, st, e);
             if (rc <= 0) {
@@ -665,33 +712,35 @@ static int poll_pass(source *s, bool reconcile, int64_t now_ms, struct source_st
             goto out;
         goto done;
     }
-    /* The reconcile reads every row whole and compares revisions. */
-    buf_printf(&sql, SQL_PAGE_FMT, s->relation);
+    /* The reconcile reads every row whole and compares revisions: the
+     * keys through the long read, the rows by id in its snapshot. */
     for (int pages = 0; pages < SCAN_PAGES_PER_CALL; pages++) {
-        const char *p[2] = { s->scan.after_upd, s->scan.after_id };
-        if ((rc = db_exec(s->src, "read the source", sql.data, 2, p, &r, e)) < 0)
+        if ((rc = long_read_fetch(s, PAGE_ROWS, &r, e)) < 0)
             goto out;
-        int rows = read_page(s, r, pg, now_ms);
+        int rows = PQntuples(r);
         if (rows > 0) {
-            snprintf(s->scan.after_upd, sizeof s->scan.after_upd, "%s", PQgetvalue(r, rows - 1, 0));
-            free(s->scan.after_id);
-            s->scan.after_id = xstrdup(PQgetvalue(r, rows - 1, 1));
-            if (strcmp(s->scan.after_upd, s->scan.high) > 0)
-                snprintf(s->scan.high, sizeof s->scan.high, "%s", s->scan.after_upd);
+            struct buf ids = BUF_INIT;
+            for (int i = 0; i < rows; i++)
+                db_array_add(&ids, PQgetvalue(r, i, 1));
+            db_array_end(&ids);
+            scan_move(s, PQgetvalue(r, rows - 1, 0), PQgetvalue(r, rows - 1, 1));
+            rc = fetch_and_process(s, ids.data, false, s->scan.start, now_ms, st, e);
+            buf_free(&ids);
+            if (rc < 0)
+                goto out;
         }
         PQclear(r);
         r = NULL;
-        if (rows > 0 && (rc = process_page(s, pg, false, st, e)) < 0)
-            goto out;
-        if (rows > 0 && s->scan.reconcile && (rc = mark_seen(s, pg, s->scan.start, e)) < 0)
-            goto out;
-        page_clear(pg);
         if (rows < PAGE_ROWS) {
             finished = true;
             break;
         }
     }
 done:
+    if (finished) {            /* the source's transaction ends with the read */
+        srcread_close(s->scan.rd);
+        s->scan.rd = NULL;
+    }
     if (finished && s->scan.reconcile && (rc = flag_missing(s, s->scan.start, st, e)) < 0)
         goto out;
     if (finished && (rc = recheck_flagged(s, now_ms, st, e)) < 0)
@@ -713,8 +762,6 @@ out:
         window_forget(s);
     }
     PQclear(r);
-    page_clear(pg);
-    free(pg);
     buf_free(&sql);
     return rc;
 }

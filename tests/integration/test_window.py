@@ -73,6 +73,13 @@ class StatementLog:
     def mark(self):
         return os.path.getsize(self.path)
 
+    def declared(self, since):
+        """How many long reads (one cursor over the source) were opened since the mark."""
+        with open(self.path, "rb") as f:
+            f.seek(since)
+            text = f.read().decode("utf-8", "replace")
+        return sum(1 for ln in text.splitlines() if "LOG:" in ln and "DECLARE epsync_read" in ln)
+
     def counts(self, since):
         """(key pages read, key pages compared) since the mark."""
         with open(self.path, "rb") as f:
@@ -163,6 +170,8 @@ def test_no_change_hides_behind_a_page_already_read():
     wait(w, lambda: log.counts(begin)[1] >= 3, 120, "a poll comparing every page",
          lambda: "(key pages read, compared): %s" % (log.counts(begin),))
     assert w.q("SELECT count(*) FROM epsync.deliveries WHERE state <> 'excluded'")[0][0] == 0
+    # The backlog (more than a page) was read through one cursor, not page by page.
+    assert log.declared(begin) >= 1
     # The following polls find nothing new and compare nothing.
     wait_for_shortcut(w, log, "after the bulk load")
 

@@ -659,6 +659,8 @@ CREATE TABLE IF NOT EXISTS epsync_source.decisions (
     source_unit text, source_unit_credit_code text,
     remarks text
 );
+-- The order change detection reads in.
+CREATE INDEX IF NOT EXISTS decisions_poll_order ON epsync_source.decisions (updated_at, decision_id);
 -- The case system sets updated_at on every change; a test that sets it
 -- explicitly (a late commit) keeps its value.
 CREATE OR REPLACE FUNCTION epsync_source.touch() RETURNS trigger LANGUAGE plpgsql AS $$

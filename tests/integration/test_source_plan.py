@@ -83,3 +83,47 @@ def test_join_view_without_index_gets_the_warning_and_still_works():
         cur.execute(ev["create_index"])
     out = run_once(w)
     assert warnings(out) == [], out[-3000:]
+
+
+READ_ENDED = "source read transaction ended"
+
+
+def test_long_read_reopens_its_transaction_and_misses_nothing():
+    """A first pass over more rows than one transaction may hold: the
+    cursor's transaction is closed and the read reopened from the last key
+    read, and every decision is stored once.  Opening the cursor is cheap
+    (so the hold is the shortest, 2 s), but four rows from the 11,000th on
+    take a second each to read: the read cannot finish in one transaction."""
+    off = {"enabled": False}
+    w = h.World(log={"format": "json"}, targets={"city": off, "province": off})
+    ids = h.insert_decisions(w.pg, w.db, 15500)
+    with w.src.cursor() as cur:
+        cur.execute("SELECT decision_id FROM epsync_source.decisions "
+                    "ORDER BY updated_at, decision_id")
+        order = [r[0] for r in cur.fetchall()]
+        slow = [order[i] for i in (11000, 12000, 13000, 14000)]
+        cur.execute("ALTER TABLE epsync_source.decisions RENAME TO decision_rows")
+        cur.execute("CREATE FUNCTION epsync_source.pause() RETURNS boolean LANGUAGE sql "
+                    "VOLATILE AS 'SELECT true FROM pg_sleep(1)'")
+        cur.execute("CREATE VIEW epsync_source.decisions AS SELECT r.* "
+                    "FROM epsync_source.decision_rows r "
+                    "WHERE r.decision_id <> ALL (%s) OR epsync_source.pause()", (slow,))
+        cur.execute("ANALYZE epsync_source.decision_rows")
+    out = run_once(w)
+    ended = []
+    for ln in out.splitlines():
+        try:
+            ev = json.loads(ln)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and ev.get("msg") == READ_ENDED:
+            ended.append(ev)
+    # The hold ran out during the second fetch; a second transaction
+    # carried the read on from the last key.
+    assert len(ended) >= 2, out[-3000:]
+    assert ended[0]["held_ms"] >= 2000 and ended[0]["rows"] >= 5000, ended
+    # No key is read twice: a new transaction starts after the last key read.
+    assert 15500 - 5000 <= sum(ev["rows"] for ev in ended) <= 15500, ended
+    stored = [r[0] for r in w.q("SELECT decision_id FROM epsync.decisions")]
+    assert len(stored) == len(set(stored)) == 15500, len(stored)
+    assert set(stored) == set(ids)

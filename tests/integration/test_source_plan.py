@@ -18,16 +18,21 @@ WARNING = "no index serves the source's poll order"
 N = 30
 
 
-def warnings(out):
+def events(out, wanted):
+    """The JSON log events of out whose message contains wanted."""
     found = []
     for ln in out.splitlines():
         try:
             ev = json.loads(ln)
         except ValueError:
             continue
-        if isinstance(ev, dict) and WARNING in ev.get("msg", ""):
+        if isinstance(ev, dict) and wanted in ev.get("msg", ""):
             found.append(ev)
     return found
+
+
+def warnings(out):
+    return events(out, WARNING)
 
 
 def run_once(w):
@@ -110,14 +115,7 @@ def test_long_read_reopens_its_transaction_and_misses_nothing():
                     "WHERE r.decision_id <> ALL (%s) OR epsync_source.pause()", (slow,))
         cur.execute("ANALYZE epsync_source.decision_rows")
     out = run_once(w)
-    ended = []
-    for ln in out.splitlines():
-        try:
-            ev = json.loads(ln)
-        except ValueError:
-            continue
-        if isinstance(ev, dict) and ev.get("msg") == READ_ENDED:
-            ended.append(ev)
+    ended = events(out, READ_ENDED)
     # The hold ran out during the second fetch; a second transaction
     # carried the read on from the last key.
     assert len(ended) >= 2, out[-3000:]

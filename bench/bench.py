@@ -228,6 +228,13 @@ def copy_db(pg, tmpl):
     return name
 
 
+def drop_db(pg, name):
+    conn = pg.connect()
+    with conn.cursor() as cur:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    conn.close()
+
+
 def epsync(binary, cfg, *args, timeout=600):
     return subprocess.run([binary, "-c", cfg] + list(args), capture_output=True, text=True,
                           timeout=timeout)
@@ -399,25 +406,32 @@ def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp, label=""):
 
 def figure_sources(a, pg, sink, tmp):
     """The drain and the baseline side by side on each source: the table
-    indexed on the poll order, and a join without that index."""
-    n = a.n
+    indexed on the poll order, and a join without that index.  With
+    --full, a 1,000,000-decision drain from each as well."""
+    sizes = [a.n] + ([1000000] if a.full else [])
     for indexed in (True, False):
         what = "indexed table" if indexed else "join, no index"
-        tmpl = template_db(pg, n, indexed)
-        secs, peak, db, cfg, done = drain(a, pg, sink, tmpl, n, tmp)
-        d = dict(LAST_DRAIN)
-        rate = done / secs
-        cmd = "bench/run --only sources  # %d decisions x 2 targets, %s" % (n, what)
-        partial = "" if done >= 2 * n else " (NOT drained: %d of %d)" % (done, 2 * n)
-        row("%s: deliveries/s" % what, ">= 10000", "%.0f%s" % (rate, partial), cmd)
-        row("%s: CPU per delivery" % what, "-", "epsync %.0f us, PostgreSQL %.0f us" % (
-            d["epsync_cpu"] / done * 1e6, d["pg_cpu"] / done * 1e6),
-            "utime+stime of epsync and of the cluster's processes / deliveries")
-        row("%s: longest source transaction" % what, "bounded (30 s)",
-            "%.1f s" % d["longest_read"],
-            "max(now() - xact_start) in pg_stat_activity, sampled every 0.2 s")
-        row("%s: peak RSS" % what, "<= 32 MiB", "%.1f MiB" % (peak / 1024), "VmHWM of epsync run")
-        figure_baseline(a, pg, sink, tmpl, n, rate, tmp, what + ": ")
+        rate = None
+        for n in sizes:
+            tmpl = template_db(pg, n, indexed)
+            secs, peak, db, cfg, done = drain(a, pg, sink, tmpl, n, tmp)
+            d = dict(LAST_DRAIN)
+            label = "%s, %d" % (what, n)
+            cmd = "bench/run --only sources%s  # %d decisions x 2 targets, %s" % (
+                " --full" if n > a.n else "", n, what)
+            partial = "" if done >= 2 * n else " (NOT drained: %d of %d)" % (done, 2 * n)
+            row("%s: deliveries/s" % label, ">= 10000", "%.0f%s" % (done / secs, partial), cmd)
+            row("%s: CPU per delivery" % label, "-", "epsync %.0f us, PostgreSQL %.0f us" % (
+                d["epsync_cpu"] / done * 1e6, d["pg_cpu"] / done * 1e6),
+                "utime+stime of epsync and of the cluster's processes / deliveries")
+            row("%s: longest source transaction" % label, "bounded (30 s)",
+                "%.1f s" % d["longest_read"],
+                "max(now() - xact_start) in pg_stat_activity, sampled every 0.2 s")
+            row("%s: peak RSS" % label, "<= 32 MiB", "%.1f MiB" % (peak / 1024), "VmHWM of epsync run")
+            if rate is None:
+                rate = done / secs
+                figure_baseline(a, pg, sink, tmpl, n, rate, tmp, what + ": ")
+            drop_db(pg, db)         # a 1,000,000-decision copy is a few GB
 
 
 def figure_latency(a, pg, tmp):

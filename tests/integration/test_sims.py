@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -497,6 +498,7 @@ def test_bad_faults_are_refused():
 
 def test_protocol_violations_are_counted():
     s, tok = city_ready()
+    s.allow_violations()       # sent on purpose, counted below
     d = city_decision(party={"name": "李某", "idNo": harness.valid_idno("1980-01-01", 1)})
     st, _, body = call("POST", s.base_url + "/api/v1/decisions", json.dumps(d).encode(),
                        {"Authorization": "Bearer " + tok, "Content-Type": "application/json",
@@ -521,6 +523,7 @@ def test_protocol_violations_are_counted():
 
 def test_personal_data_is_found_anywhere_in_a_request():
     s, tok = city_ready()
+    s.allow_violations()       # sent on purpose, counted below
     idno = harness.valid_idno("1980-01-01", 2)
     wrong = idno[:-1] + ("0" if idno[-1] != "0" else "1")     # a wrong check digit
     cases = [
@@ -542,6 +545,7 @@ def test_personal_data_is_found_anywhere_in_a_request():
         grew = {k for k in after if after[k] != before.get(k, 0)}
         assert grew == want, (extra, grew)
     p = sim("province")
+    p.allow_violations()
     rec = prov_record(CF_WFSS="当事人联系电话 18600001111。")
     assert prov_batch(p, [rec])[1]["data"]["results"][0]["status"] == "ACCEPTED"
     assert p.stats()["violations"] == {"unmasked_phone_number": 1}, p.stats()["violations"]
@@ -549,6 +553,7 @@ def test_personal_data_is_found_anywhere_in_a_request():
 
 def test_lax_request_id_counts_without_refusing():
     s = sim("city", lax_request_id=True)
+    s.allow_violations()       # sent on purpose, counted below
     for _ in range(2):
         st, _, _ = call("POST", s.base_url + "/oauth/token",
                         b"grant_type=client_credentials&client_id=%s&client_secret=%s"
@@ -642,3 +647,24 @@ def test_concurrent_replays_publish_once():
         st = x.assert_clean()
         assert st["publications_total"] == 1 and len(x.records()) == 1, st
     assert s.published() == {d["sourceId"]: REV_A}
+
+
+def test_the_runner_fails_a_test_whose_simulator_saw_personal_data():
+    """tests/lib/runner.py checks every simulator a test started, after
+    the test: a phone number in a request fails a test that never asked."""
+    tmp = harness.make_tmpdir()
+    path = os.path.join(tmp, "test_leaky.py")
+    with open(path, "w") as f:
+        f.write("import sys\n"
+                "sys.path.insert(0, %r)\n"
+                "import test_sims as ts\n\n\n"
+                "def test_leaky():\n"
+                "    s, tok = ts.city_ready()\n"
+                "    d = ts.city_decision('D-LEAK')\n"
+                "    d['remarks'] = '电话13911112222'\n"
+                "    ts.city_publish(s, tok, d)\n" % os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, os.path.join(harness.REPO, "tests", "lib", "runner.py"),
+                        path], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "not ok 1 - " in r.stdout, r.stdout
+    assert "city simulator saw {'unmasked_phone_number': 1}" in r.stdout, r.stdout

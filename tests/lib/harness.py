@@ -64,6 +64,36 @@ def _register(obj):
     return obj
 
 
+_sims_to_check = []     # simulators started by the test now running
+
+
+def check_simulators():
+    """After every test (tests/lib/runner.py): no simulator started by it
+    saw personal data or a missing or reused X-Request-Id in a request,
+    whether or not the test itself asked.  A test that sends such requests
+    on purpose says so with allow_violations().  Returns the problems found
+    as text, or None."""
+    problems = []
+    while _sims_to_check:
+        sim = _sims_to_check.pop()
+        if sim.proc.poll() is not None or sim.allowed_violations is None:
+            continue
+        try:
+            bad = {k: v for k, v in sim.stats()["violations"].items()
+                   if v and k not in sim.allowed_violations}
+        except Exception as exc:        # a test that broke its simulator on purpose
+            sys.stderr.write("harness: %s simulator not checked: %s\n" % (sim.kind, exc))
+            continue
+        if bad:
+            problems.append("%s simulator saw %s" % (sim.kind, bad))
+    return "; ".join(problems) or None
+
+
+def forget_simulators():
+    """A test that failed or was skipped: its simulators go unchecked."""
+    del _sims_to_check[:]
+
+
 def cleanup():
     """Stop every registered child and remove the temporary directories."""
     global _shared_pg
@@ -344,6 +374,8 @@ class Sim:
         cmd += list(args)      # further options of the simulator
         if lax_request_id:
             cmd.append("--lax-request-id")
+        self.allowed_violations = ()
+        _sims_to_check.append(self)
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._err,
                                      stdin=subprocess.DEVNULL)
@@ -396,6 +428,11 @@ class Sim:
         """decision_id -> revision of every decision live on the platform."""
         return {d: v["revision"] for d, v in self.stats()["status"].items()
                 if v["status"] == "PUBLISHED"}
+
+    def allow_violations(self, names=None):
+        """This test sends requests the simulator counts as violations on
+        purpose: names (all when None) are not checked after the test."""
+        self.allowed_violations = None if names is None else tuple(names)
 
     def assert_clean(self, allow=()):
         """No duplicate publication, no simulator error, no protocol

@@ -89,15 +89,24 @@ def main():
                 fn()
             except harness.Skip as s:
                 signal.alarm(0)
+                harness.forget_simulators()
                 skipped += 1
                 print("ok %d - %s::%s # SKIP %s" % (n, rel, fn.__name__, s))
             except Exception:
                 signal.alarm(0)
+                harness.forget_simulators()
                 failed += 1
                 print("not ok %d - %s::%s" % (n, rel, fn.__name__))
                 comment(traceback.format_exc())
             else:
                 signal.alarm(0)
+                problem = harness.check_simulators()
+                if problem:
+                    failed += 1
+                    print("not ok %d - %s::%s" % (n, rel, fn.__name__))
+                    comment("after the test: " + problem)
+                    sys.stdout.flush()
+                    continue
                 passed += 1
                 print("ok %d - %s::%s" % (n, rel, fn.__name__))
                 comment("%.2fs" % (time.monotonic() - t0))

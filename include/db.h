@@ -29,6 +29,10 @@ int db_ensure(db *d, struct err *e);
  * result (caller PQclear()s); on error returns -EIO with e naming what. */
 int db_exec(db *d, const char *what, const char *sql, int nparams,
             const char *const *params, PGresult **res, struct err *e);
+/* Run fixed text without parameters (one or more statements, e.g. a
+ * LISTEN whose channel is an identifier), with the same wait for the
+ * answer as db_exec. */
+int db_exec_text(db *d, const char *what, const char *sql, struct err *e);
 int db_begin(db *d, struct err *e);
 /* Begin a transaction whose commit does not wait for its WAL flush: for
  * work that is redone from the source or simply repeated if a server

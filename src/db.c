@@ -83,7 +83,6 @@ static int connect_now(db *d, struct err *e)
     const char *vals[sizeof default_kw / sizeof *default_kw];
     int64_t st = conninfo_statement_timeout(d->conninfo);
     char set_timeout[64] = "";
-    PGresult *r;
 
     if (d->conn)
         PQfinish(d->conn);
@@ -107,16 +106,13 @@ static int connect_now(db *d, struct err *e)
     PQsetNoticeProcessor(d->conn, notice_quiet, NULL);
     char session[512];
     snprintf(session, sizeof session, "%s%s", SQL_SESSION, set_timeout);
-    r = PQexec(d->conn, session);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err_set(e, -EIO, "%s: session settings: %s", d->what, PQresultErrorMessage(r));
-        PQclear(r);
-        d->broken = true;
-        return e ? e->code : -EIO;
-    }
-    PQclear(r);
+    char what[128];
+    snprintf(what, sizeof what, "%s: session settings", d->what);
     d->broken = false;
-    return 0;
+    int rc = db_exec_text(d, what, session, e);
+    if (rc < 0)
+        d->broken = true;
+    return rc;
 }
 
 int db_open(db **out, const char *conninfo, const char *what, struct err *e)
@@ -187,18 +183,12 @@ static PGresult *await_answer(db *d)
     }
 }
 
-int db_exec(db *d, const char *what, const char *sql, int nparams,
-            const char *const *params, PGresult **res, struct err *e)
+/* The answer to the statement just sent: 0, or -EIO with e naming what. */
+static int take_answer(db *d, const char *what, PGresult **res, struct err *e)
 {
     PGresult *r;
     ExecStatusType st;
 
-    if (res)
-        *res = NULL;
-    if (db_broken(d))
-        return err_set(e, -EIO, "%s: the %s connection is down", what, d->what);
-    if (!PQsendQueryParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0))
-        return fail(d, what, NULL, e);
     if (!(r = await_answer(d))) {
         if (d->broken && PQstatus(d->conn) == CONNECTION_OK)
             return err_set(e, -EIO, "%s: no answer from the %s within %lld ms; "
@@ -217,6 +207,27 @@ int db_exec(db *d, const char *what, const char *sql, int nparams,
     else
         PQclear(r);
     return 0;
+}
+
+int db_exec(db *d, const char *what, const char *sql, int nparams,
+            const char *const *params, PGresult **res, struct err *e)
+{
+    if (res)
+        *res = NULL;
+    if (db_broken(d))
+        return err_set(e, -EIO, "%s: the %s connection is down", what, d->what);
+    if (!PQsendQueryParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return fail(d, what, NULL, e);
+    return take_answer(d, what, res, e);
+}
+
+int db_exec_text(db *d, const char *what, const char *sql, struct err *e)
+{
+    if (db_broken(d))
+        return err_set(e, -EIO, "%s: the %s connection is down", what, d->what);
+    if (!PQsendQuery(d->conn, sql))
+        return fail(d, what, NULL, e);
+    return take_answer(d, what, NULL, e);
 }
 
 int db_begin(db *d, struct err *e)
@@ -259,8 +270,9 @@ int db_commit(db *d, struct err *e)
 
 void db_rollback(db *d)
 {
+    /* Fails only with the connection, which is then marked broken. */
     if (!db_broken(d))
-        PQclear(PQexec(d->conn, "ROLLBACK"));
+        (void)db_exec_text(d, "roll back", "ROLLBACK", NULL);
 }
 
 int db_schema_version(db *d, int *version, struct err *e)

@@ -83,10 +83,7 @@ static const char *SQL_LISTEN_WAKE = "LISTEN epsync_wake";
 
 static int state_listen(struct engine *en, struct err *e)
 {
-    PGresult *r = PQexec(db_conn(en->state), SQL_LISTEN_WAKE);   /* fixed text, no parameters */
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok ? 0 : err_set(e, -EIO, "LISTEN epsync_wake failed");
+    return db_exec_text(en->state, "LISTEN epsync_wake", SQL_LISTEN_WAKE, e);
 }
 
 /* true when the state database is usable now. */

@@ -158,7 +158,6 @@ static int listen_channel(source *s, struct err *e)
     const char *ch = s->cfg->poll.notify_channel;
     PGconn *c = db_conn(s->src);
     char *q;
-    PGresult *r;
 
     s->listening = false;
     if (!ch || !*ch)
@@ -168,14 +167,10 @@ static int listen_channel(source *s, struct err *e)
     struct buf sql = BUF_INIT;
     buf_printf(&sql, "LISTEN %s", q);      /* an identifier cannot be a $ parameter */
     PQfreemem(q);
-    r = PQexec(c, sql.data);
+    int rc = db_exec_text(s->src, "LISTEN on notify_channel", sql.data, e);
     buf_free(&sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err_set(e, -EIO, "LISTEN %s: %s", ch, PQresultErrorMessage(r));
-        PQclear(r);
-        return -EIO;
-    }
-    PQclear(r);
+    if (rc < 0)
+        return rc;
     s->listening = true;
     return 0;
 }

@@ -35,10 +35,11 @@ def cpu_by_thread(pid):
     return out
 
 
-def cpu_by_program(postmaster):
+def cpu_by_program(postmaster, skip):
     """CPU seconds used so far by the processes of the cluster whose
     postmaster is pid postmaster (backends, WAL writer, autovacuum ...), by
-    program name; another cluster on the machine is not counted."""
+    program name; another cluster on the machine, and the backend pid skip
+    (this script's own, counting what was published), are not counted."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -46,7 +47,7 @@ def cpu_by_program(postmaster):
         try:
             with open("/proc/%s/stat" % pid) as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if postmaster not in (int(pid), ppid):
+            if postmaster not in (int(pid), ppid) or int(pid) == skip:
                 continue
             with open("/proc/%s/cmdline" % pid) as f:
                 cmd = f.read().replace("\0", " ").strip()
@@ -98,6 +99,8 @@ def main():
         cur.execute("SELECT pg_stat_statements_reset()")
         cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         x0 = cur.fetchone()[0]
+        cur.execute("SELECT pg_backend_pid()")
+        mine = cur.fetchone()[0]
     p = b.start_daemon(a.epsync, cfg, os.path.join(tmp, "profile.log"))
     t0 = time.monotonic()
     wall0 = time.time()
@@ -105,7 +108,7 @@ def main():
     s0 = b.cpu_seconds(sink.proc.pid)
     with open(os.path.join(pg.datadir, "postmaster.pid")) as f:
         postmaster = int(f.readline())
-    pg0 = cpu_by_program(postmaster)
+    pg0 = cpu_by_program(postmaster, mine)
     perf_data = os.path.join(a.out, "perf.data")
     perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_data, "-p", str(p.pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -129,7 +132,7 @@ def main():
     c1 = b.cpu_seconds(p.pid)
     threads = cpu_by_thread(p.pid)
     s1 = b.cpu_seconds(sink.proc.pid)
-    pg1 = cpu_by_program(postmaster)
+    pg1 = cpu_by_program(postmaster, mine)
     done = b.published(conn)
     b.stop_daemon(p)
     with conn.cursor() as cur:

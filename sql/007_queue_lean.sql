@@ -27,10 +27,14 @@ BEGIN
 END $$;
 
 -- Planned on every call (EXECUTE): the join's best plan depends on how
--- many rows the statement changed, one or a thousand.
+-- many rows the statement changed, one or a thousand.  A claim that finds
+-- nothing due still fires the trigger; it returns before planning anything.
 CREATE FUNCTION epsync.delivery_history_updated() RETURNS trigger LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = pg_catalog, epsync AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
     EXECUTE 'INSERT INTO epsync.delivery_history (decision_id, target, at, state, reason, '
             '                                     last_error, first_published_at) '
             'SELECT n.decision_id, n.target, now(), n.state, n.reason, n.last_error, '

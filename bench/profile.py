@@ -35,17 +35,19 @@ def cpu_by_thread(pid):
     return out
 
 
-def cpu_by_program():
-    """CPU seconds used so far by every postgres process (backends, WAL
-    writer, autovacuum ...), by program name."""
+def cpu_by_program(postmaster, skip):
+    """CPU seconds used so far by the processes of the cluster whose
+    postmaster is pid postmaster (backends, WAL writer, autovacuum ...), by
+    program name; another cluster on the machine, and the backend pid skip
+    (this script's own, counting what was published), are not counted."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            with open("/proc/%s/comm" % pid) as f:
-                comm = f.read().strip()
-            if comm != "postgres":
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if postmaster not in (int(pid), ppid) or int(pid) == skip:
                 continue
             with open("/proc/%s/cmdline" % pid) as f:
                 cmd = f.read().replace("\0", " ").strip()
@@ -97,12 +99,16 @@ def main():
         cur.execute("SELECT pg_stat_statements_reset()")
         cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         x0 = cur.fetchone()[0]
+        cur.execute("SELECT pg_backend_pid()")
+        mine = cur.fetchone()[0]
     p = b.start_daemon(a.epsync, cfg, os.path.join(tmp, "profile.log"))
     t0 = time.monotonic()
     wall0 = time.time()
     c0 = b.cpu_seconds(p.pid)
     s0 = b.cpu_seconds(sink.proc.pid)
-    pg0 = cpu_by_program()
+    with open(os.path.join(pg.datadir, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    pg0 = cpu_by_program(postmaster, mine)
     perf_data = os.path.join(a.out, "perf.data")
     perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_data, "-p", str(p.pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -126,7 +132,7 @@ def main():
     c1 = b.cpu_seconds(p.pid)
     threads = cpu_by_thread(p.pid)
     s1 = b.cpu_seconds(sink.proc.pid)
-    pg1 = cpu_by_program()
+    pg1 = cpu_by_program(postmaster, mine)
     done = b.published(conn)
     b.stop_daemon(p)
     with conn.cursor() as cur:
@@ -139,16 +145,23 @@ def main():
                     "rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) "
                     "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12")
         top = cur.fetchall()
+        cur.execute("SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                    "WHERE schemaname = 'epsync' AND relname = 'deliveries'")
+        tups = cur.fetchone()
     print("%d deliveries published in %.1f s (%.0f/s); daemon CPU %.2f s (%.0f%%); "
           "%d commits (%.0f/s)" % (done, t1 - t0, done / (t1 - t0), c1 - c0,
                                    100 * (c1 - c0) / (t1 - t0), x1 - x0, (x1 - x0) / (t1 - t0)))
     print("\nCPU seconds during the drain: epsync %.2f, sink %.2f, %s" % (
         c1 - c0, s1 - s0, ", ".join("%s %.2f" % (k, pg1[k] - pg0.get(k, 0))
                                    for k in sorted(pg1) if pg1[k] - pg0.get(k, 0) >= 0.05)))
+    pgb = pg1.get("postgres backends", 0) - pg0.get("postgres backends", 0)
+    print("CPU µs per delivery: epsync %.0f, postgres backends %.0f" % (
+        1e6 * (c1 - c0) / max(done, 1), 1e6 * pgb / max(done, 1)))
     print("per target: " + ", ".join("%s %d published, the last %.1f s after the start" % (
         t, n, float(last) - wall0) for t, n, last in per_target))
     print("epsync threads (CPU seconds since start): " + ", ".join(
         "%s %.2f" % kv for kv in sorted(threads.items())))
+    print("epsync.deliveries: %d rows inserted, %d updated, of which %d HOT" % tups)
     print("\ntop statements by total execution time (calls, total ms, mean ms, rows, query):")
     for t in top:
         print("  %7d %8d %9s %8d  %s" % t)

@@ -16,7 +16,7 @@
 
 typedef struct db db;
 
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 int db_open(db **out, const char *conninfo, const char *what, struct err *e);
 void db_close(db *d);

@@ -171,12 +171,13 @@ def test_a_change_to_fields_never_published_sends_nothing():
 # --- item 4: the migration from schema 2 sends nothing ---------------------------------------
 
 DOWNGRADE_TO_2 = """
--- what versions 4 to 6 added, undone (their own tests cover them)
+-- what versions 4 to 7 added, undone (their own tests cover them)
 DROP TABLE epsync.deadline_alerts;
 DROP INDEX epsync.deliveries_stuck;
 DROP TRIGGER deliveries_history_insert ON epsync.deliveries;
 DROP TRIGGER deliveries_history_update ON epsync.deliveries;
-DROP FUNCTION epsync.delivery_history_record();
+DROP FUNCTION epsync.delivery_history_inserted();
+DROP FUNCTION epsync.delivery_history_updated();
 DROP TABLE epsync.delivery_history;
 DROP TABLE epsync.daemons;
 DROP FUNCTION epsync.grant_roles();

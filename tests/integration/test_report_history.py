@@ -484,6 +484,53 @@ def test_history_before_schema_6_is_read_back_from_the_audit_log():
     conn.close()
 
 
+# --- written by statement, read as before -------------------------------------------------
+
+def test_batches_write_one_history_row_per_change():
+    """Detection inserts and outcome updates change hundreds of deliveries per
+    statement; the history gets exactly one row for each new delivery and
+    for each change of state, and none for a lease taken or given back."""
+    w = harness.World()
+    ids = harness.insert_decisions(w.pg, w.db, 300)
+    w.ep.start_daemon()
+
+    def published():
+        return w.q("SELECT count(*) FROM epsync.deliveries WHERE state = 'published'")[0][0]
+    w.ep.wait_until(lambda: published() == 2 * len(ids), timeout=120, what="all published")
+    assert w.ep.stop() == 0
+    rows = w.q("SELECT decision_id, target, array_agg(state ORDER BY id), "
+               "count(first_published_at) FROM epsync.delivery_history "
+               "GROUP BY decision_id, target")
+    assert len(rows) == 2 * len(ids), len(rows)
+    assert {r[0] for r in rows} == set(ids)
+    bad = [r for r in rows if r[2] != ["pending", "published"] or r[3] != 1]
+    assert not bad, bad[:5]
+
+    # One statement inserting some deliveries and updating others (ON CONFLICT),
+    # then one changing a column the history ignores and one changing reasons.
+    w.q("INSERT INTO epsync.decisions (decision_id, kind, src_state, revision, fields) "
+        "SELECT 'H-' || g, 'penalty', 'final', 'r', '{}' FROM generate_series(1, 40) g")
+    w.q("INSERT INTO epsync.deliveries (decision_id, target, state, want_revision) "
+        "SELECT 'H-' || g, 'city', 'pending', 'r' FROM generate_series(1, 20) g")
+    before = w.q("SELECT max(id) FROM epsync.delivery_history")[0][0]
+    w.q("INSERT INTO epsync.deliveries AS d (decision_id, target, state, want_revision) "
+        "SELECT 'H-' || g, 'city', CASE WHEN mod(g, 2) = 0 THEN 'invalid' ELSE 'pending' END, 'r' "
+        "FROM generate_series(11, 40) g "
+        "ON CONFLICT (decision_id, target) DO UPDATE SET state = EXCLUDED.state")
+    w.q("UPDATE epsync.deliveries SET attempts = attempts + 1, lease_owner = 'x' "
+        "WHERE starts_with(decision_id, 'H-')")
+    w.q("UPDATE epsync.deliveries SET reason = 'why ' || decision_id "
+        "WHERE decision_id IN ('H-1', 'H-2', 'H-3')")
+    w.state.commit()
+    got = w.q("SELECT decision_id, state, reason FROM epsync.delivery_history WHERE id > %s",
+              before)
+    want = sorted([("H-%d" % g, "invalid", None) for g in range(12, 21, 2)]
+                  + [("H-%d" % g, "invalid" if g % 2 == 0 else "pending", None)
+                     for g in range(21, 41)]
+                  + [("H-%d" % g, "pending", "why H-%d" % g) for g in (1, 2, 3)])
+    assert sorted(got) == want, got
+
+
 # --- printed ------------------------------------------------------------------------------
 
 def chromium():

@@ -321,8 +321,16 @@ static int next_timeout(struct engine *en, int64_t now)
             t = due + 5;
             en->next_due = now + t;   /* idle targets must claim again then */
         }
-    } else if (http_in_flight(en->http) == 0)
-        t = 0;
+    } else if (http_in_flight(en->http) == 0) {
+        /* Work to send now, unless sending waits for the recorder: its
+         * descriptor says when a batch is recorded (a short look as well,
+         * for the moment between its signal and its count going down), so
+         * the loop does not spin meanwhile. */
+        if (busy && recorder_pending(en->rec) < RECORD_BACKLOG_MAX)
+            t = 0;
+        else if (t > RECORDER_LOOK_MS)
+            t = RECORDER_LOOK_MS;
+    }
     if (en->watchdog_ms > 0 && en->next_watchdog - now < t)
         t = en->next_watchdog - now;
     if (en->next_status - now < t)

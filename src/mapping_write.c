@@ -116,55 +116,57 @@ static size_t seg_of(const char *f, size_t off, bool *leaf)
 static void write_object(struct wctx *c, const size_t *idx, const size_t *off, size_t n,
                          bool top)
 {
+    struct seg { size_t len; bool leaf, done; } stack_s[STACK_ENTRIES];
     size_t stack_i[STACK_ENTRIES], stack_o[STACK_ENTRIES];
-    size_t *ci = n <= STACK_ENTRIES ? stack_i : xmalloc(n * sizeof *ci);
-    size_t *co = n <= STACK_ENTRIES ? stack_o : xmalloc(n * sizeof *co);
-    bool stack_done[STACK_ENTRIES];
-    bool *done = n <= STACK_ENTRIES ? stack_done : xmalloc(n * sizeof *done);
+    bool small = n <= STACK_ENTRIES;
+    struct seg *sg = small ? stack_s : xmalloc(n * sizeof *sg);
+    size_t *ci = small ? stack_i : xmalloc(n * sizeof *ci);
+    size_t *co = small ? stack_o : xmalloc(n * sizeof *co);
     bool first = true;
 
-    memset(done, 0, n * sizeof *done);
+    for (size_t k = 0; k < n; k++) {
+        sg[k].len = seg_of(c->e[idx[k]].field, off[k], &sg[k].leaf);
+        sg[k].done = false;
+    }
     buf_putc(c->out, '{');
     for (size_t k = 0; k < n; k++) {
-        const char *f = c->e[idx[k]].field, *key = f + off[k];
-        bool leaf;
-        size_t kl = seg_of(f, off[k], &leaf), last_leaf = k, nc = 0;
+        const char *key = c->e[idx[k]].field + off[k];
+        size_t kl = sg[k].len, last_leaf = k, nc = 0, fx = c->nfixed;
         bool any_leaf = false;
 
-        if (done[k])
+        if (sg[k].done)
             continue;
-        for (size_t j = k; j < n; j++) {           /* the entries under this key */
-            const char *g = c->e[idx[j]].field;
-            bool gl;
-            if (!done[j] && seg_of(g, off[j], &gl) == kl && memcmp(g + off[j], key, kl) == 0) {
-                done[j] = true;
-                if (gl)
+        for (size_t j = k; j < n; j++)              /* the entries under this key */
+            if (!sg[j].done && sg[j].len == kl
+                && memcmp(c->e[idx[j]].field + off[j], key, kl) == 0) {
+                sg[j].done = true;
+                if (sg[j].leaf)
                     last_leaf = j, any_leaf = true;
+                else if (!any_leaf || j > last_leaf)
+                    ci[nc++] = j;
+                if (sg[j].leaf)
+                    nc = 0;                          /* a value replaces the object */
             }
-        }
         put_key(c->out, &first, key, kl);
-        size_t fx = c->nfixed;
         for (size_t i = 0; top && i < c->nfixed; i++)
             if (!c->fixed_done[i] && strlen(c->fixed[i].key) == kl
                 && memcmp(c->fixed[i].key, key, kl) == 0)
                 fx = i;
-        if (fx < c->nfixed) {                      /* the protocol's own value */
+        if (fx < c->nfixed) {                       /* the protocol's own value */
             c->fixed_done[fx] = true;
             buf_json_string(c->out, c->fixed[fx].value, strlen(c->fixed[fx].value));
             continue;
         }
-        for (size_t j = any_leaf ? last_leaf + 1 : k; j < n; j++) {
-            const char *g = c->e[idx[j]].field;
-            bool gl;
-            if (seg_of(g, off[j], &gl) == kl && memcmp(g + off[j], key, kl) == 0 && !gl) {
-                ci[nc] = idx[j];
-                co[nc++] = off[j] + strcspn(g + off[j], ".") + 1;
+        if (nc) {
+            for (size_t i = 0; i < nc; i++) {
+                size_t j = ci[i];
+                co[i] = off[j] + strcspn(c->e[idx[j]].field + off[j], ".") + 1;
+                ci[i] = idx[j];
             }
-        }
-        if (nc)
             write_object(c, ci, co, nc, false);
-        else
+        } else {
             put_val(c->out, &c->v[idx[last_leaf]]);
+        }
     }
     for (size_t i = 0; top && i < c->nfixed; i++)
         if (!c->fixed_done[i]) {
@@ -172,10 +174,10 @@ static void write_object(struct wctx *c, const size_t *idx, const size_t *off, s
             buf_json_string(c->out, c->fixed[i].value, strlen(c->fixed[i].value));
         }
     buf_putc(c->out, '}');
-    if (ci != stack_i) {
+    if (!small) {
+        free(sg);
         free(ci);
         free(co);
-        free(done);
     }
 }
 
@@ -184,27 +186,39 @@ int mapping_write(const mapping *m, const struct delivery *d, const struct map_f
 {
     const struct map_entry *me;
     size_t n = mapping_entries(m, &me), np = 0;
-    struct val *v = xcalloc(n + 1, sizeof *v);
-    struct json_object **made = xcalloc(n + 1, sizeof *made);
-    size_t *idx = xcalloc(n + 1, sizeof *idx), *off = xcalloc(n + 1, sizeof *off);
-    bool *fixed_done = xcalloc(nfixed + 1, sizeof *fixed_done);
+    struct val stack_v[STACK_ENTRIES];
+    struct json_object *stack_made[STACK_ENTRIES];
+    size_t stack_idx[STACK_ENTRIES], stack_off[STACK_ENTRIES];
+    bool stack_fd[8];
+    bool small = n <= STACK_ENTRIES && nfixed <= 8;
+    struct val *v = small ? stack_v : xcalloc(n + 1, sizeof *v);
+    struct json_object **made = small ? stack_made : xcalloc(n + 1, sizeof *made);
+    size_t *idx = small ? stack_idx : xcalloc(n + 1, sizeof *idx);
+    size_t *off = small ? stack_off : xcalloc(n + 1, sizeof *off);
+    bool *fixed_done = small ? stack_fd : xcalloc(nfixed + 1, sizeof *fixed_done);
+    size_t nv = 0;
     int rc = 0;
 
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = entry_value(&me[i], d, &v[i], &made[i], e);
-        if (v[i].s)
-            idx[np++] = i;
+    memset(fixed_done, 0, nfixed * sizeof *fixed_done);
+    for (; nv < n && rc == 0; nv++) {
+        rc = entry_value(&me[nv], d, &v[nv], &made[nv], e);
+        if (v[nv].s) {
+            off[np] = 0;
+            idx[np++] = nv;
+        }
     }
     if (rc == 0) {
         struct wctx c = { me, v, fixed, nfixed, fixed_done, out };
         write_object(&c, idx, off, np, true);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < nv; i++)
         json_object_put(made[i]);
-    free(v);
-    free(made);
-    free(idx);
-    free(off);
-    free(fixed_done);
+    if (!small) {
+        free(v);
+        free(made);
+        free(idx);
+        free(off);
+        free(fixed_done);
+    }
     return rc < 0 ? -EINVAL : 0;
 }

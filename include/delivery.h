@@ -15,6 +15,18 @@
 
 struct json_object;
 
+/* One decision's field set as JSON text, shared by the deliveries handed
+ * over to its targets, with the object parsed from it on first use: the
+ * targets parse it once between them.  The object is kept until each of
+ * the `users` has been built once (or dropped), then freed; the text
+ * until the last reference goes.  Made on any thread; its object is
+ * parsed, used and freed on the loop's thread only. */
+struct fieldset;
+struct fieldset *fieldset_new(const char *text, unsigned users);   /* users references */
+const char *fieldset_text(const struct fieldset *f);
+/* Drop one user's reference (one that was never built). */
+void fieldset_drop(struct fieldset *f);
+
 enum op { OP_PUBLISH, OP_UPDATE, OP_WITHDRAW };
 const char *op_name(enum op op);    /* "publish" | "update" | "withdraw" */
 
@@ -31,6 +43,9 @@ struct delivery {
     char *fields_text;            /* the same as JSON text (owned), NULL when only parsed:
                                      parsed while a request is built (delivery_fields), so
                                      that waiting deliveries hold text, not objects */
+    struct fieldset *shared;      /* instead of fields_text: the decision's shared set (a
+                                     reference owned), NULL when none */
+    bool shared_built;            /* this delivery no longer needs shared's object */
     char *publicity_end;          /* "YYYY-MM-DD" or NULL */
     int attempt;                  /* 1-based number of this attempt of this operation */
     unsigned auth_gen;            /* adapter's token generation the request carried */
@@ -45,8 +60,8 @@ struct delivery {
 struct delivery *delivery_new(const char *decision_id, const char *target, int kind, enum op op,
                               const char *revision, int attempt);
 void delivery_free(struct delivery *d);   /* frees members and d itself */
-/* The parsed field set (from fields_text on first use; an empty object
- * when the text is not JSON). */
+/* The parsed field set (from fields_text or shared on first use; an empty
+ * object when the text is not JSON). */
 struct json_object *delivery_fields(struct delivery *d);
 /* Drop the parsed field set when the text can give it again. */
 void delivery_fields_release(struct delivery *d);

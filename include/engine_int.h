@@ -33,6 +33,9 @@
 #define FLUSH_MAX 512
 #define FLUSH_EVERY_MS 20
 #define RECORD_BACKLOG_MAX 3072
+/* While nothing is in flight and the recorder works, the loop looks again
+ * this often (its descriptor wakes the loop earlier). */
+#define RECORDER_LOOK_MS 5
 
 struct reqctx {
     struct trt *tr;

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "config.h"
 #include "delivery.h"
 #include "err.h"
@@ -75,6 +76,22 @@ size_t mapping_entries(const mapping *m, const struct map_entry **out);
  * cannot be transformed (e.g. a fine that is not a number). */
 int mapping_apply(const mapping *m, const struct delivery *d, struct json_object **out,
                   struct err *e);
+
+/* A key a protocol sets itself at the top of a payload (province: SJLY_ID,
+ * BBH), over whatever the mapping put there. */
+struct map_fixed {
+    const char *key;
+    const char *value;        /* sent as a string */
+};
+
+/* The payload of d as JSON text, appended to out: byte for byte what
+ * json-c prints (plain, '/' unescaped) for mapping_apply()'s object after
+ * json_object_object_add() of each fixed[0..nfixed) key at the top (a key
+ * the mapping has keeps its place, a new one comes last) — written
+ * straight from the field set, without building the object.  Fails as
+ * mapping_apply() does (out may then hold part of a document). */
+int mapping_write(const mapping *m, const struct delivery *d, const struct map_fixed *fixed,
+                  size_t nfixed, struct buf *out, struct err *e);
 
 /* Check t's overrides at configuration time: unknown transforms, entries
  * with neither a column nor a value, drops that match no default key,

@@ -258,8 +258,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
 {
     struct city *c = C(a);
     struct delivery *x = d[0];   /* auth_gen is noted on it */
-    struct json_object *body = NULL;
-    struct buf url = BUF_INIT, hdr = BUF_INIT;
+    struct buf url = BUF_INIT, hdr = BUF_INIT, body = BUF_INIT;
     int rc = -EINVAL;
 
     (void)n;
@@ -286,18 +285,21 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
         adapter_url_escape(&url, x->receipt);
     }
     if (x->op == OP_WITHDRAW) {
+        const char *reason = x->withdraw_reason ? x->withdraw_reason : "";
+        const char *type = x->withdraw_type ? x->withdraw_type : "REVOKED";
         buf_puts(&url, "/withdraw");
-        body = json_object_new_object();
-        json_object_object_add(body, "reason", json_object_new_string(
-                                   x->withdraw_reason ? x->withdraw_reason : ""));
-        json_object_object_add(body, "type", json_object_new_string(
-                                   x->withdraw_type ? x->withdraw_type : "REVOKED"));
-    } else if ((rc = mapping_apply(a->map[MAP_CITY], x, &body, e)) < 0) {
+        buf_puts(&body, "{\"reason\":");
+        buf_json_string(&body, reason, strlen(reason));
+        buf_puts(&body, ",\"type\":");
+        buf_json_string(&body, type, strlen(type));
+        buf_putc(&body, '}');
+    } else if ((rc = mapping_write(a->map[MAP_CITY], x, NULL, 0, &body, e)) < 0) {
         goto out;
     }
     http_req_init(req, x->op == OP_UPDATE ? "PUT" : "POST", url.data);
-    buf_puts(&req->body, json_object_to_json_string_ext(
-                 body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    buf_free(&req->body);
+    req->body = body;
+    body = (struct buf)BUF_INIT;
     buf_printf(&hdr, "Bearer %s", c->token);
     http_req_header(req, "Authorization", hdr.data);
     x->auth_gen = c->gen;
@@ -311,7 +313,7 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
         *used = 1;
     rc = 0;
 out:
-    json_object_put(body);
+    buf_free(&body);
     buf_free(&url);
     sign_wipe(hdr.data, hdr.len);
     buf_free(&hdr);

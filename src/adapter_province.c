@@ -50,26 +50,16 @@ static void province_auth_done(adapter *a, const struct http_resp *resp, int64_t
     (void)a; (void)resp; (void)now_ms;
 }
 
-static const char *json_text(struct json_object *o)
-{
-    return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN
-                                             | JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
 /* The record of one delivery: its mapping plus the protocol's keys, which
  * an override cannot change. */
 static int record_text(adapter *a, const struct delivery *d, struct buf *out, struct err *e)
 {
-    struct json_object *rec;
-    int rc;
+    const struct map_fixed own[] = {
+        { "SJLY_ID", d->decision_id }, { "BBH", d->revision ? d->revision : "" },
+    };
 
-    if ((rc = mapping_apply(a->map[mapping_table_for(PROTO_PROVINCE, d->kind)], d, &rec, e)) < 0)
-        return rc;
-    json_object_object_add(rec, "SJLY_ID", json_object_new_string(d->decision_id));
-    json_object_object_add(rec, "BBH", json_object_new_string(d->revision ? d->revision : ""));
-    buf_puts(out, json_text(rec));
-    json_object_put(rec);
-    return 0;
+    return mapping_write(a->map[mapping_table_for(PROTO_PROVINCE, d->kind)], d, own,
+                         sizeof own / sizeof own[0], out, e);
 }
 
 static int build_batch(adapter *a, struct delivery *const *d, size_t n, size_t *used,
@@ -109,17 +99,21 @@ out:
     return rc;
 }
 
+static void put_member(struct buf *body, const char *key, const char *value)
+{
+    buf_putc(body, body->len ? ',' : '{');
+    buf_json_string(body, key, strlen(key));
+    buf_putc(body, ':');
+    buf_json_string(body, value, strlen(value));
+}
+
+/* As json-c prints the object (plain, '/' unescaped). */
 static void build_revoke(const struct delivery *d, struct buf *body)
 {
-    struct json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "recordId", json_object_new_string(d->receipt));
-    json_object_object_add(o, "reason", json_object_new_string(
-                               d->withdraw_reason ? d->withdraw_reason : ""));
-    json_object_object_add(o, "revokeType", json_object_new_string(
-                               d->withdraw_type ? d->withdraw_type : "REVOKED"));
-    buf_puts(body, json_text(o));
-    json_object_put(o);
+    put_member(body, "recordId", d->receipt);
+    put_member(body, "reason", d->withdraw_reason ? d->withdraw_reason : "");
+    put_member(body, "revokeType", d->withdraw_type ? d->withdraw_type : "REVOKED");
+    buf_putc(body, '}');
 }
 
 static int sign_request(adapter *a, struct http_req *req, int64_t now_ms, struct err *e)

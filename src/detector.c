@@ -36,7 +36,7 @@ struct handed {
     char *decision_id;
     int kind;
     char *revision;
-    char *fields;
+    struct fieldset *fields;         /* shared with the decision's other targets */
     size_t bytes;
     char due_on[11];
     int64_t lease_token;
@@ -234,7 +234,7 @@ static void handed_clear(struct handed *h)
 {
     free(h->decision_id);
     free(h->revision);
-    free(h->fields);
+    fieldset_drop(h->fields);
 }
 
 static void hand_room(void *ctx, const char *target, size_t *count, size_t *bytes)
@@ -267,12 +267,24 @@ static size_t hand_position(const struct handq *q, const struct handed *h)
 static void hand_take(void *ctx, const struct handed_work *w, size_t n)
 {
     detector *d = ctx;
+    struct fieldset *fs = NULL;
+    size_t fs_bytes = 0;
+
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < n; i++) {
+        if (i == 0 || w[i].fields != w[i - 1].fields) {
+            /* the targets of one decision come one after the other, with
+             * the same text: they share one set */
+            unsigned users = 1;
+            while (i + users < n && w[i + users].fields == w[i].fields)
+                users++;
+            fs = fieldset_new(w[i].fields, users);
+            fs_bytes = strlen(w[i].fields);
+        }
         struct handed h = {
             .decision_id = xstrdup(w[i].decision_id), .kind = w[i].kind,
-            .revision = xstrdup(w[i].revision), .fields = xstrdup(w[i].fields),
-            .bytes = strlen(w[i].fields), .lease_token = w[i].lease_token,
+            .revision = xstrdup(w[i].revision), .fields = fs,
+            .bytes = fs_bytes, .lease_token = w[i].lease_token,
             .lease_until = w[i].lease_until,
         };
         snprintf(h.due_on, sizeof h.due_on, "%s", w[i].due_on);
@@ -321,7 +333,7 @@ size_t detector_take(detector *d, const char *target, size_t max, struct deliver
         }
         struct delivery *dv = delivery_new(h->decision_id, target, h->kind, OP_PUBLISH,
                                            h->revision, 1);
-        dv->fields_text = h->fields;   /* taken over */
+        dv->shared = h->fields;        /* taken over */
         free(h->decision_id);
         free(h->revision);
         dv->lease_token = h->lease_token;

@@ -120,12 +120,14 @@ static void take_news(struct engine *en)
         en->tr[i].idle = false;
 }
 
-static bool wake_notified(struct engine *en)
+/* readable: the connection's socket was readable at the last wait (else
+ * only what libpq has already read is looked at, no system call). */
+static bool wake_notified(struct engine *en, bool readable)
 {
     PGconn *c = db_conn(en->state);
     PGnotify *n;
     bool any = false;
-    if (db_broken(en->state) || !PQconsumeInput(c))
+    if (db_broken(en->state) || (readable && !PQconsumeInput(c)))
         return false;
     while ((n = PQnotifies(c))) {
         any = true;
@@ -316,8 +318,16 @@ static int next_timeout(struct engine *en, int64_t now)
             t = due + 5;
             en->next_due = now + t;   /* idle targets must claim again then */
         }
-    } else if (http_in_flight(en->http) == 0)
-        t = 0;
+    } else if (http_in_flight(en->http) == 0) {
+        /* Work to send now, unless sending waits for the recorder: its
+         * descriptor says when a batch is recorded (a short look as well,
+         * for the moment between its signal and its count going down), so
+         * the loop does not spin meanwhile. */
+        if (busy && recorder_pending(en->rec) < RECORD_BACKLOG_MAX)
+            t = 0;
+        else if (t > RECORDER_LOOK_MS)
+            t = RECORDER_LOOK_MS;
+    }
     if (en->watchdog_ms > 0 && en->next_watchdog - now < t)
         t = en->next_watchdog - now;
     if (en->next_status - now < t)
@@ -346,16 +356,33 @@ static bool once_finished(struct engine *en)
     return true;
 }
 
+/* The descriptors the loop waits on besides curl's: after a wait, only
+ * those that were readable are read (each read is a system call, and the
+ * loop turns once per answer or more). */
+enum { WAIT_SIG = 1, WAIT_STATE = 2, WAIT_DETECTOR = 4, WAIT_RECORDER = 8, WAIT_ALL = 15 };
+
+static unsigned waited_ready(const struct curl_waitfd *fds, const unsigned *what, unsigned nfds)
+{
+    unsigned ready = 0;
+    for (unsigned i = 0; i < nfds; i++)
+        if (fds[i].revents)
+            ready |= what[i];
+    return ready;
+}
+
 static void loop(struct engine *en)
 {
+    unsigned ready = WAIT_ALL;     /* the first turn looks at everything */
+
     for (;;) {
         int64_t now = clock_mono_ms();
         struct curl_waitfd fds[4];
-        unsigned nfds = 0;
+        unsigned what[4], nfds = 0;
         struct err e;
         bool notified = false;
 
-        signals_read(en);
+        if (ready & WAIT_SIG)
+            signals_read(en);
         if (en->reload && !en->stopping)
             do_reload(en);
         if (en->stopping && (http_in_flight(en->http) == 0 || now >= en->stop_deadline)) {
@@ -366,12 +393,14 @@ static void loop(struct engine *en)
             }
             break;
         }
-        take_news(en);        /* read whatever the state of the loop's connection */
-        take_recorded(en);
+        if (ready & WAIT_DETECTOR)
+            take_news(en);
+        if (ready & WAIT_RECORDER)
+            take_recorded(en);
         if (flush_due(en, now))
             flush_results(en);
         if (db_healthy(en, now)) {
-            notified = wake_notified(en);
+            notified = wake_notified(en, ready & WAIT_STATE);
             /* A retry that fell due while every target was idle: nothing
              * else would end the idleness (no outcome, no change). */
             bool due = en->next_due && now >= en->next_due;
@@ -391,15 +420,27 @@ static void loop(struct engine *en)
         if (en->once && !en->stopping && once_finished(en))
             break;
 
+        what[nfds] = WAIT_SIG;
         fds[nfds++] = (struct curl_waitfd){ .fd = en->sigfd, .events = CURL_WAIT_POLLIN };
-        if (!db_broken(en->state))
+        if (!db_broken(en->state)) {
+            what[nfds] = WAIT_STATE;
             fds[nfds++] = (struct curl_waitfd){ .fd = PQsocket(db_conn(en->state)),
                                                 .events = CURL_WAIT_POLLIN };
-        if (en->det)
+        }
+        if (en->det) {
+            what[nfds] = WAIT_DETECTOR;
             fds[nfds++] = (struct curl_waitfd){ .fd = detector_fd(en->det), .events = CURL_WAIT_POLLIN };
+        }
+        what[nfds] = WAIT_RECORDER;
         fds[nfds++] = (struct curl_waitfd){ .fd = recorder_fd(en->rec), .events = CURL_WAIT_POLLIN };
-        if (http_wait(en->http, next_timeout(en, clock_mono_ms()), fds, nfds, &e) < 0)
+        for (unsigned i = 0; i < nfds; i++)
+            fds[i].revents = 0;
+        if (http_wait(en->http, next_timeout(en, clock_mono_ms()), fds, nfds, &e) < 0) {
             log_error("waiting failed", KV("error", e.msg));
+            ready = WAIT_ALL;
+        } else {
+            ready = waited_ready(fds, what, nfds);
+        }
         engine_collect(en);
     }
 }

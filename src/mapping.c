@@ -4,6 +4,7 @@
  * pure text functions so amounts stay exact (no binary floating point
  * between the database's numeric and the JSON text sent). */
 #include "mapping.h"
+#include "mapping_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -602,29 +603,41 @@ int mapping_check(const struct target_cfg *t, struct err *e)
 static struct json_object *column(const struct delivery *d, const char *name, size_t len,
                                   struct json_object **tmp)
 {
+    const char *s = mapping_pseudo(d, name, len);
+
+    if (s)
+        return *tmp = json_object_new_string(s);
+    return mapping_column(d, name, len);
+}
+
+const char *mapping_pseudo(const struct delivery *d, const char *name, size_t len)
+{
     static const char *const pseudo[] = { "$decision_id", "$kind", "$revision",
                                           "$publicity_end" };
+    const char *s = NULL;
+
+    if (len == 0 || name[0] != '$')
+        return NULL;
+    if (len == strlen(pseudo[0]) && memcmp(name, pseudo[0], len) == 0)
+        s = d->decision_id;
+    else if (len == strlen(pseudo[1]) && memcmp(name, pseudo[1], len) == 0)
+        s = kind_name(d->kind);
+    else if (len == strlen(pseudo[2]) && memcmp(name, pseudo[2], len) == 0)
+        s = d->revision;
+    else if (len == strlen(pseudo[3]) && memcmp(name, pseudo[3], len) == 0)
+        s = d->publicity_end;
+    return s && *s ? s : NULL;
+}
+
+struct json_object *mapping_column(const struct delivery *d, const char *name, size_t len)
+{
     struct json_object *v = NULL;
     char key[128];
 
-    if (len >= sizeof key)
+    if (len >= sizeof key || (len > 0 && name[0] == '$'))
         return NULL;
     memcpy(key, name, len);
     key[len] = '\0';
-    if (key[0] == '$') {
-        const char *s = NULL;
-        if (strcmp(key, pseudo[0]) == 0)
-            s = d->decision_id;
-        else if (strcmp(key, pseudo[1]) == 0)
-            s = kind_name(d->kind);
-        else if (strcmp(key, pseudo[2]) == 0)
-            s = d->revision;
-        else if (strcmp(key, pseudo[3]) == 0)
-            s = d->publicity_end;
-        if (!s || !*s)
-            return NULL;
-        return *tmp = json_object_new_string(s);
-    }
     if (!d->fields || !json_object_object_get_ex(d->fields, key, &v) || !v)
         return NULL;
     if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0)

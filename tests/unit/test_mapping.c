@@ -61,6 +61,27 @@ static int same(struct json_object *a, struct json_object *b)
     }
 }
 
+/* mapping_write() gives, byte for byte, what json-c prints for the object
+ * (with the fixed keys added to it at the top). */
+static int written_as_printed(const mapping *m, const struct delivery *d, struct json_object *o,
+                              const struct map_fixed *fixed, size_t nfixed)
+{
+    struct buf b = BUF_INIT;
+    struct err e = { 0, "" };
+    int ok;
+
+    for (size_t i = 0; i < nfixed; i++)
+        json_object_object_add(o, fixed[i].key, json_object_new_string(fixed[i].value));
+    ok = mapping_write(m, d, fixed, nfixed, &b, &e) == 0
+         && strcmp(buf_str(&b), json_object_to_json_string_ext(
+                       o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == 0;
+    if (!ok)
+        printf("# written %s\n# printed %s\n", buf_str(&b), json_object_to_json_string_ext(
+                   o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    buf_free(&b);
+    return ok;
+}
+
 /* Apply the default table (or t's overrides) and compare the payload with
  * the expected JSON object (compared as JSON, key order ignored). */
 static int payload_is(const struct target_cfg *t, enum map_table table,
@@ -79,7 +100,7 @@ static int payload_is(const struct target_cfg *t, enum map_table table,
         printf("# mapping_apply: %s\n", e.msg);
         goto out;
     }
-    ok = want && same(got, want);
+    ok = want && same(got, want) && written_as_printed(m, d, got, NULL, 0);
     if (!ok)
         printf("# got  %s\n# want %s\n", json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), want_json);
 out:
@@ -354,6 +375,58 @@ TEST(overrides_replace_add_fix_and_drop)
     delivery_free(d);
 }
 
+/* Text, numbers and nesting as json-c prints them, whatever the values and
+ * whichever keys are absent. */
+TEST(written_payload_is_the_printed_object)
+{
+    struct field_map f[] = {
+        { "party.extra", "remarks", NULL, NULL, false },        /* joins "party", far back */
+        { "deep.a.b", "case_name", NULL, NULL, false },
+        { "deep.c", "$kind", NULL, NULL, false },
+        { "deep.a.d", "obj", NULL, NULL, false },
+        { "SJLY_ID", "doc_no", NULL, NULL, false },             /* the protocol's key wins */
+        { "list", "arr", NULL, NULL, false },
+        { "flag", "yes", NULL, NULL, false },
+        { "big", "big", NULL, NULL, false },
+        { "n", "num", "string", NULL, false },
+        { "k\"ey/\u00e9", NULL, NULL, "v/\\\"", false },
+    };
+    static const char *const fields[] = {
+        "{\"doc_no\":\"a\\\"b\\\\c/d\\u0001\\u001f\\t\\n\\r\\b\\f\\u007f\","
+        "\"case_name\":\"\\ud83d\\ude00 𠀀 \\u00e9 é\",\"party_type\":\"\","
+        "\"party_id_no\":\"130102199001011234\",\"remarks\":\"r\",\"obj\":{\"x\":[1,2.50,\"y\"]},"
+        "\"arr\":[],\"yes\":true,\"big\":123456789012345678901234567890,\"num\":5000.00,"
+        "\"fine_amount\":1000.505,\"confiscated_amount\":\"-0.004\",\"decided_on\":\"2026-01-02T23:30:00Z\"}",
+        "{\"party_name\":null,\"remarks\":\"only\"}",
+        "{}",
+    };
+    static const enum map_table tables[] = { MAP_CITY, MAP_PROVINCE_PENALTY, MAP_PROVINCE_LICENSE };
+    static const enum protocol protos[] = { PROTO_CITY, PROTO_PROVINCE, PROTO_PROVINCE };
+    const struct map_fixed own[] = { { "SJLY_ID", "D-1" }, { "BBH", REV } };
+
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+        for (size_t t = 0; t < 3; t++)
+            for (size_t over = 0; over < 2; over++) {
+                struct target_cfg tc = target(protos[t], f, over ? sizeof f / sizeof f[0] : 0);
+                struct delivery *d = mk(k == 1 ? KIND_LICENSE : KIND_PENALTY, fields[k]);
+                mapping *m = NULL;
+                struct json_object *o = NULL;
+                struct err e;
+                d->publicity_end = k == 2 ? NULL : strdup("2029-10-08");
+                CHECK_INT(mapping_new(&m, &tc, tables[t], &e), 0);
+                if (m && mapping_apply(m, d, &o, &e) == 0) {
+                    CHECK(written_as_printed(m, d, o, NULL, 0));
+                    CHECK(written_as_printed(m, d, o, own, 2));
+                } else {
+                    printf("# %s\n", e.msg);
+                    CHECK(!"mapping_apply failed");
+                }
+                json_object_put(o);
+                mapping_free(m);
+                delivery_free(d);
+            }
+}
+
 TEST(override_errors_are_caught_at_config_time)
 {
     struct err e;
@@ -412,6 +485,7 @@ int main(void)
     RUN(party_type_province_table);
     RUN(split_list_separators);
     RUN(overrides_replace_add_fix_and_drop);
+    RUN(written_payload_is_the_printed_object);
     RUN(override_errors_are_caught_at_config_time);
     RUN(untransformable_value_names_decision_and_field_not_value);
     return tap_done();

@@ -320,9 +320,9 @@ static int next_timeout(struct engine *en, int64_t now)
         }
     } else if (http_in_flight(en->http) == 0) {
         /* Work to send now, unless sending waits for the recorder: its
-         * descriptor says when a batch is recorded (a short look as well,
-         * for the moment between its signal and its count going down), so
-         * the loop does not spin meanwhile. */
+         * descriptor says when a batch is recorded (signalled after its
+         * count went down; the short look is only a safety net), so the
+         * loop does not spin meanwhile. */
         if (busy && recorder_pending(en->rec) < RECORD_BACKLOG_MAX)
             t = 0;
         else if (t > RECORDER_LOOK_MS)

@@ -134,9 +134,6 @@ static void *run(void *arg)
                 result_clear(&batch[i]);
             }
             free(batch);
-            uint64_t one = 1;
-            if (write(r->newsfd, &one, sizeof one) < 0 && errno != EAGAIN)
-                log_debug("cannot signal an eventfd", KV("error", strerror(errno)));
         }
         pthread_mutex_lock(&r->mu);
         r->busy = 0;
@@ -148,6 +145,11 @@ static void *run(void *arg)
         if (rc == 0) {
             r->recorded += n;
             pthread_cond_broadcast(&r->done);
+            /* Signalled once the count is down: a loop woken by it sees
+             * the batch gone from recorder_pending(). */
+            uint64_t one = 1;
+            if (write(r->newsfd, &one, sizeof one) < 0 && errno != EAGAIN)
+                log_debug("cannot signal an eventfd", KV("error", strerror(errno)));
             continue;
         }
         /* Keep them, in order, and try again later. */

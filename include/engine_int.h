@@ -36,6 +36,9 @@
 /* While nothing is in flight and the recorder works, the loop looks again
  * this often (its descriptor wakes the loop earlier). */
 #define RECORDER_LOOK_MS 5
+/* How often a target whose adapter said "not yet" (a paused token request)
+ * is asked again. */
+#define ADAPTER_WAIT_LOOK_MS 250
 
 struct reqctx {
     struct trt *tr;

@@ -24,6 +24,7 @@ struct trt {
     bool idle;                       /* last claim found nothing: wait for a wake-up */
     bool auth_in_flight;
     bool broken;                     /* credentials refused */
+    int64_t wait_until;              /* a failed token request's pause: ask again then */
     /* circuit breaker */
     int failures;                    /* consecutive failed requests */
     bool open;

@@ -293,13 +293,16 @@ static int next_timeout(struct engine *en, int64_t now)
         return 100;
     for (size_t i = 0; i < en->ntr; i++) {
         struct trt *tr = &en->tr[i];
-        bool held = tr->broken || tr->auth_in_flight || (tr->open && now < tr->open_until)
+        bool held = tr->broken || tr->auth_in_flight || now < tr->wait_until
+                    || (tr->open && now < tr->open_until)
                     || tr->in_flight >= tr->t->max_in_flight
                     || (tr->t->rate_per_s > 0 && tr->tokens < 1);
         if (!held && (tr->nready || !tr->idle))
             busy = true;
         if (tr->open && now < tr->open_until && tr->open_until - now < t)
             t = tr->open_until - now;
+        if (now < tr->wait_until && tr->wait_until - now < t)
+            t = tr->wait_until - now;
         if (tr->t->rate_per_s > 0 && tr->tokens < 1)
             t = t < 50 ? t : 50;
     }

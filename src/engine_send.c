@@ -179,6 +179,11 @@ static bool adapter_ready(struct engine *en, struct trt *tr)
         return false;
     }
     case ADAPTER_WAIT:
+        /* Nothing to do until the pause after a failed token request is
+         * over (or the request in flight answers): the loop sleeps
+         * meanwhile instead of asking again at once. */
+        if (!tr->auth_in_flight)
+            tr->wait_until = clock_mono_ms() + ADAPTER_WAIT_LOOK_MS;
         return false;
     case ADAPTER_BROKEN:
         if (!tr->broken)

@@ -201,6 +201,25 @@ def test_fault_matrix_publishes_everything_exactly_once():
     w.verify_audit()
 
 
+def test_a_failing_token_request_does_not_spin_the_loop():
+    """While the city's token requests fail, its deliveries wait for the
+    next try (a pause that doubles): the daemon sleeps meanwhile.  A loop
+    asking the paused adapter again at once would use a whole core."""
+    w = World(faults={"city": {"http5xx": 1.0}}, log={"format": "json"})
+    ids = w.insert(20)
+    w.ep.start_daemon()
+    w.ep.wait_until(lambda: w.q("SELECT count(*) FROM epsync.deliveries WHERE target = "
+                                "'province' AND state = 'published'")[0][0] == len(ids),
+                    timeout=120, what="the province's publications")
+    w.ep.wait_until(lambda: json_events(w.ep, msg="token request failed"), timeout=60,
+                    what="a failed token request")
+    t0, c0 = time.monotonic(), cpu_seconds(w.ep)
+    time.sleep(6)
+    used, spent = cpu_seconds(w.ep) - c0, time.monotonic() - t0
+    assert used < spent / 4, "%.2f CPU-s in %.1f s while waiting for the token" % (used, spent)
+    assert w.ep.stop() == 0, w.ep.log()[-3000:]
+
+
 # --- 2. SIGKILL at random moments ---------------------------------------------------------
 
 def test_sigkill_ten_times_loses_and_duplicates_nothing():

@@ -10,6 +10,7 @@ drains.
 import datetime
 import http.client
 import os
+import random
 import re
 import shutil
 import socket
@@ -34,11 +35,23 @@ def note(text):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port below the kernel's range of ephemeral ports: a client
+    polling it before the daemon listens could otherwise be given the same
+    port as its own source and connect to itself (reading back its own
+    request), and other tests' connections cannot take it meanwhile."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    rng = random.Random()
+    while True:
+        port = rng.randrange(max(1024, low - 12000), low)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
 
 
 def scrape(port, source="127.0.0.1", path="/metrics"):
@@ -291,7 +304,6 @@ def test_unix_socket_endpoint():
                          metrics={"listen": path, "interval": "1s"})
     w.ep.config = cfg
     w.ep.start_daemon()
-    w.ep.wait_until(lambda: os.path.exists(path), timeout=30, what="the socket")
 
     def get():
         s = socket.socket(socket.AF_UNIX)
@@ -306,7 +318,13 @@ def test_unix_socket_endpoint():
             data += chunk
         s.close()
         return data.decode()
-    out = get()
+
+    def answers():      # the socket file appears when bound, before it listens
+        try:
+            return get()
+        except OSError:
+            return None
+    out = w.ep.wait_until(answers, timeout=30, what="the socket")
     assert out.startswith("HTTP/1.1 200") and "\nepsync_up 1\n" in out, out[:500]
     assert w.ep.stop() == 0
     assert not os.path.exists(path)

@@ -132,6 +132,7 @@ static int sign_request(adapter *a, struct http_req *req, int64_t now_ms, struct
     http_req_header(req, "X-Timestamp", ts);
     http_req_header(req, "X-Nonce", nonce);
     http_req_header(req, "X-Signature", sig);
+    sign_wipe(sig, sizeof sig);      /* the request keeps its own copy until sent */
     return 0;
 }
 

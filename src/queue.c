@@ -95,7 +95,11 @@ static const char *SQL_NEXT_DUE =
     "FROM epsync.deliveries WHERE state IN ('pending', 'retry', 'withdraw_pending')";
 
 /* `epsync retry` (lifecycle_requeue in SQL): matching deliveries go back
- * to be tried now.  An invalid decision is
+ * to be tried now.  The lease of one that may be in flight (pending, retry,
+ * withdraw_pending) is left as it is: that attempt's holder still records
+ * its outcome, and no second process sends it meanwhile (once the lease
+ * runs out it is claimable anyway).  A stale lease on a settled state
+ * (rejected, invalid) is cleared.  An invalid decision is
  * also flagged so the detector reads its row from the source again: the
  * stored fields are what failed validation. */
 static const char *SQL_RETRY =
@@ -107,8 +111,11 @@ static const char *SQL_RETRY =
     " u AS ("
     "  UPDATE epsync.deliveries dl SET"
     "    state = CASE WHEN dl.want_withdraw THEN 'withdraw_pending' ELSE 'pending' END,"
-    "    attempts = 0, next_attempt_at = now(), lease_owner = NULL, lease_until = NULL,"
-    "    updated_at = now()"
+    "    attempts = 0, next_attempt_at = now(), updated_at = now(),"
+    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
+    "                       THEN dl.lease_owner END,"
+    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
+    "                       THEN dl.lease_until END"
     "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
     "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state),"
     " r AS ("
@@ -132,7 +139,11 @@ static const char *SQL_WITHDRAW =
     "    want_withdraw = true, withdraw_type = 'OPERATOR', withdraw_reason = $2,"
     "    state = CASE WHEN m.published_revision IS NOT NULL"
     "                 THEN 'withdraw_pending' ELSE 'cancelled' END,"
-    "    attempts = 0, next_attempt_at = now(), updated_at = now()"
+    "    attempts = 0, next_attempt_at = now(), updated_at = now(),"
+    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
+    "                       THEN dl.lease_owner END,"
+    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
+    "                       THEN dl.lease_until END"
     "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
     "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state)"
     "SELECT decision_id, target, old_state, new_state FROM u ORDER BY target";

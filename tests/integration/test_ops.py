@@ -175,11 +175,20 @@ def test_retry_of_an_invalid_decision_asks_for_a_fresh_read():
 
 
 def test_retry_failed_means_state_retry():
+    # O-4 province's next attempt is in flight: another process holds its lease.
+    e = env()
+    e["pg"].psql("UPDATE epsync.deliveries SET lease_owner = 'host:456', "
+                 "lease_until = now() + interval '5 minutes', lease_token = 77 "
+                 "WHERE decision_id = 'O-4' AND target = 'province'", dbname=e["db"])
     r = env()["ep"].run(["retry", "--state", "failed"])
     assert r.returncode == 0, r.stderr
     assert "requeued 2 deliveries" in r.stdout, r.stdout    # O-2 city, O-4 province
     assert row("O-2", "city")["state"] == "pending"
     assert row("O-4", "province")["state"] == "pending"
+    # the attempt in flight keeps its lease: no second process sends it, and
+    # its holder still records the outcome
+    o4 = row("O-4", "province")
+    assert o4["lease_owner"] == "host:456" and o4["lease_until"] is not None, o4
     assert row("O-2", "province")["state"] == "published"
     r = env()["ep"].run(["retry", "--state", "failed"])
     assert r.returncode == 0 and "requeued 0 deliveries" in r.stdout

@@ -94,12 +94,18 @@ static const char *SQL_NEXT_DUE =
     "    coalesce(lease_until, next_attempt_at))) - now())) * 1000)::bigint "
     "FROM epsync.deliveries WHERE state IN ('pending', 'retry', 'withdraw_pending')";
 
+/* An operator's requeue or withdrawal (m: the rows as they were) keeps the
+ * lease of a row whose attempt may be in flight (its holder still records
+ * the outcome; nobody else sends it meanwhile) and clears a stale one on a
+ * settled row. */
+#define SQL_KEEP_LIVE_LEASE \
+    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')" \
+    "                       THEN dl.lease_owner END," \
+    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')" \
+    "                       THEN dl.lease_until END"
+
 /* `epsync retry` (lifecycle_requeue in SQL): matching deliveries go back
- * to be tried now.  The lease of one that may be in flight (pending, retry,
- * withdraw_pending) is left as it is: that attempt's holder still records
- * its outcome, and no second process sends it meanwhile (once the lease
- * runs out it is claimable anyway).  A stale lease on a settled state
- * (rejected, invalid) is cleared.  An invalid decision is
+ * to be tried now (leases: SQL_KEEP_LIVE_LEASE).  An invalid decision is
  * also flagged so the detector reads its row from the source again: the
  * stored fields are what failed validation. */
 static const char *SQL_RETRY =
@@ -112,10 +118,7 @@ static const char *SQL_RETRY =
     "  UPDATE epsync.deliveries dl SET"
     "    state = CASE WHEN dl.want_withdraw THEN 'withdraw_pending' ELSE 'pending' END,"
     "    attempts = 0, next_attempt_at = now(), updated_at = now(),"
-    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
-    "                       THEN dl.lease_owner END,"
-    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
-    "                       THEN dl.lease_until END"
+    SQL_KEEP_LIVE_LEASE
     "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
     "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state),"
     " r AS ("
@@ -140,10 +143,7 @@ static const char *SQL_WITHDRAW =
     "    state = CASE WHEN m.published_revision IS NOT NULL"
     "                 THEN 'withdraw_pending' ELSE 'cancelled' END,"
     "    attempts = 0, next_attempt_at = now(), updated_at = now(),"
-    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
-    "                       THEN dl.lease_owner END,"
-    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')"
-    "                       THEN dl.lease_until END"
+    SQL_KEEP_LIVE_LEASE
     "  FROM m WHERE dl.decision_id = m.decision_id AND dl.target = m.target"
     "  RETURNING dl.decision_id, dl.target, m.state AS old_state, dl.state AS new_state)"
     "SELECT decision_id, target, old_state, new_state FROM u ORDER BY target";

@@ -10,7 +10,6 @@ drains.
 import datetime
 import http.client
 import os
-import random
 import re
 import shutil
 import socket
@@ -32,26 +31,6 @@ LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 def note(text):
     sys.stderr.write("# %s\n" % text)
-
-
-def free_port():
-    """A free port below the kernel's range of ephemeral ports: a client
-    polling it before the daemon listens could otherwise be given the same
-    port as its own source and connect to itself (reading back its own
-    request), and other tests' connections cannot take it meanwhile."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    rng = random.Random()
-    while True:
-        port = rng.randrange(max(1024, low - 12000), low)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
 
 
 def scrape(port, source="127.0.0.1", path="/metrics"):
@@ -102,7 +81,7 @@ def check_metrics(text):
 
 
 def metrics_world(faults=None, **overrides):
-    port = free_port()
+    port = h.free_port()
     w = h.World(faults=faults, seed=5,
                 metrics={"listen": "127.0.0.1:%d" % port, "interval": "1s"}, **overrides)
     w.port = port

@@ -26,10 +26,7 @@ class PgBouncer:
     def __init__(self, pg, mode="session"):
         self.tmp = h.make_tmpdir("epsync-pgbouncer-")
         os.chmod(self.tmp, 0o777)       # it runs as the unprivileged test user
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
+        self.port = h.free_port()
         ini = os.path.join(self.tmp, "pgbouncer.ini")
         users = os.path.join(self.tmp, "users.txt")
         with open(ini, "w") as f:

@@ -28,6 +28,7 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,26 @@ _tmpdirs = []
 def _register(obj):
     _children.append(obj)
     return obj
+
+
+def free_port():
+    """A free port below the kernel's range of ephemeral ports: a client
+    polling it before its server listens could otherwise be given the same
+    port as its own source and connect to itself (reading back its own
+    request), and other tests' connections cannot take it meanwhile."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    rng = random.Random()
+    while True:
+        port = rng.randrange(max(1024, low - 12000), low)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
 
 
 _sims_to_check = []     # simulators started by the test now running

@@ -30,6 +30,9 @@ enum lc_state {
 };
 const char *lc_state_name(enum lc_state s);      /* "pending" ... ("new" for LC_NEW) */
 enum lc_state lc_state_parse(const char *s);     /* LC_STATE_COUNT when unknown */
+/* Is a row in state s still work for the queue (pending, retry,
+ * withdraw_pending: the states a claim looks for)? */
+bool lc_state_active(enum lc_state s);
 
 /* ---- detection ------------------------------------------------------ */
 

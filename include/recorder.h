@@ -30,7 +30,10 @@ void recorder_put(recorder *r, struct result *res, size_t n);
 size_t recorder_pending(recorder *r);
 /* Readable when results were recorded since the last recorder_news(). */
 int recorder_fd(const recorder *r);
-/* How many results were recorded since the last call. */
+/* How many of the results recorded since the last call left their row
+ * still to be worked on (pending, retry, withdraw_pending: a release, a
+ * retry, the next operation of a pair).  0: the queue gained nothing
+ * claimable from them. */
 size_t recorder_news(recorder *r);
 /* Wait up to wait_ms for what is pending, stop, free; returns how many
  * results could not be recorded. */

@@ -67,7 +67,11 @@ static void flush_results(struct engine *en)
     en->nres = en->capres = 0;
 }
 
-/* Outcomes recorded: the next operation of a pair may be due now. */
+/* Outcomes recorded that left work in the queue (a release, a retry, the
+ * next operation of a pair): the targets must claim again.  Outcomes that
+ * settled their rows (published, rejected, ...) add nothing claimable, so
+ * a target that found its queue empty stays idle: while the detector
+ * hands work over, a claim after every recorded batch would find nothing. */
 static void take_recorded(struct engine *en)
 {
     if (recorder_news(en->rec) == 0)

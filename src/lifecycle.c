@@ -25,6 +25,11 @@ enum lc_state lc_state_parse(const char *s)
     return LC_STATE_COUNT;
 }
 
+bool lc_state_active(enum lc_state s)
+{
+    return s == LC_PENDING || s == LC_RETRY || s == LC_WITHDRAW_PENDING;
+}
+
 static bool same(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "db.h"
+#include "lifecycle.h"
 #include "log.h"
 
 #define RECORD_MAX 1024              /* results per transaction */
@@ -35,7 +36,8 @@ struct recorder {
     struct result *q;                /* handed over, not yet taken */
     size_t nq, capq;
     size_t busy;                     /* taken by the thread, being recorded */
-    size_t recorded;                 /* since the last recorder_news() */
+    size_t requeued;                 /* outcomes that left work in the queue, since
+                                        the last recorder_news() */
     bool stop;
 };
 
@@ -125,11 +127,14 @@ static void *run(void *arg)
         pthread_mutex_unlock(&r->mu);
 
         struct err e;
+        size_t requeued = 0;
         int rc = record(r, batch, n, &e);
         if (rc == 0) {
             if (db_pace_ok(&pace))
                 log_notice("outcomes recorded again");
             for (size_t i = 0; i < n; i++) {
+                if (!batch[i].lease_lost && lc_state_active(lc_state_parse(batch[i].new_state)))
+                    requeued++;
                 recorder_log_result(&batch[i]);
                 result_clear(&batch[i]);
             }
@@ -143,7 +148,7 @@ static void *run(void *arg)
             r->capq = 0;
         }
         if (rc == 0) {
-            r->recorded += n;
+            r->requeued += requeued;
             pthread_cond_broadcast(&r->done);
             /* Signalled once the count is down: a loop woken by it sees
              * the batch gone from recorder_pending(). */
@@ -232,8 +237,8 @@ size_t recorder_news(recorder *r)
     while (read(r->newsfd, &v, sizeof v) == (ssize_t)sizeof v)
         ;
     pthread_mutex_lock(&r->mu);
-    size_t n = r->recorded;
-    r->recorded = 0;
+    size_t n = r->requeued;
+    r->requeued = 0;
     pthread_mutex_unlock(&r->mu);
     return n;
 }

@@ -283,6 +283,20 @@ TEST(names)
     CHECK_STR(result_word((enum result_kind)99), "?");
 }
 
+/* The states a claim looks for (queue.c's SQL_CLAIM): an outcome leaving
+ * a row in one of them tells the engine to claim again. */
+TEST(active_states_are_what_a_claim_looks_for)
+{
+    for (int st = 0; st < LC_STATE_COUNT; st++) {
+        const char *name = lc_state_name((enum lc_state)st);
+        bool claimed = !strcmp(name, "pending") || !strcmp(name, "retry")
+                       || !strcmp(name, "withdraw_pending");
+        CHECK_INT(lc_state_active((enum lc_state)st), claimed);
+    }
+    CHECK_INT(lc_state_active(LC_NEW), false);
+    CHECK_INT(lc_state_active(LC_STATE_COUNT), false);
+}
+
 static void print_table(void)
 {
     for (int f = 0; f <= LC_STATE_COUNT; f++)
@@ -309,5 +323,6 @@ int main(void)
     }
     RUN(every_line_of_the_table_happens);
     RUN(names);
+    RUN(active_states_are_what_a_claim_looks_for);
     return tap_done();
 }

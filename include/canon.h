@@ -15,5 +15,8 @@ struct json_object;
 void canon_json(struct buf *out, struct json_object *obj);
 /* Revision of a field set: hex SHA-256 of canon_json(fields). */
 void canon_revision(struct json_object *fields, char out[65]);
+/* The same, keeping the canonical text it hashed in text (appended; the
+ * caller frees it): the field set's one serialisation, stored as is. */
+void canon_revision_text(struct json_object *fields, char out[65], struct buf *text);
 
 #endif

@@ -31,6 +31,8 @@ struct row {
     char revision[65];
     char due_on[11];           /* deadline "YYYY-MM-DD", "" when none */
     struct json_object *fields;       /* raw, then masked in place */
+    struct buf canon;          /* the masked fields as canonical JSON (what
+                                  the revision hashes and the state stores) */
     const char *exclude;       /* why never published, NULL */
     struct json_object *reasons;      /* validation failures (array) */
     bool known;                /* the state database has it already */

@@ -78,7 +78,13 @@ void canon_json(struct buf *out, struct json_object *obj)
 void canon_revision(struct json_object *fields, char out[65])
 {
     struct buf b = BUF_INIT;
-    canon_json(&b, fields);
-    sign_sha256_hex(buf_str(&b), b.len, out);
+    canon_revision_text(fields, out, &b);
     buf_free(&b);
+}
+
+void canon_revision_text(struct json_object *fields, char out[65], struct buf *text)
+{
+    size_t from = text->len;
+    canon_json(text, fields);
+    sign_sha256_hex(buf_str(text) + from, text->len - from, out);
 }

@@ -161,8 +161,7 @@ static void store_decision_arrays(struct store *st)
         db_array_add(&st->d[D_STATE], r->state);
         db_array_add(&st->d[D_CONF], r->confidential ? "t" : "f");
         db_array_add(&st->d[D_REV], r->revision);
-        db_array_add(&st->d[D_FIELDS], json_object_to_json_string_ext(
-            r->fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        db_array_add(&st->d[D_FIELDS], buf_str(&r->canon));
         db_array_add(&st->d[D_UPD], r->updated_at);
         db_array_add(&st->d[D_EXCL], r->exclude);
         db_array_add(&st->d[D_REASONS], json_object_array_length(r->reasons)

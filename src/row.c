@@ -23,6 +23,7 @@ void row_clear(struct row *r)
     free(r->state);
     json_object_put(r->fields);
     json_object_put(r->reasons);
+    buf_free(&r->canon);
     memset(r, 0, sizeof *r);
 }
 
@@ -86,7 +87,7 @@ int row_parse(struct row *r, const char *upd, const char *id, const char *json, 
      * field that never leaves (a phone, an address, the hidden digits of
      * an ID number) makes no new revision, and the revision sent as the
      * idempotency key tells nothing that masking hides. */
-    canon_revision(r->fields, r->revision);
+    canon_revision_text(r->fields, r->revision, &r->canon);
     row_due_on(cal, cfg, r->kind, r->decided_on, r->due_on);
     return 0;
 }

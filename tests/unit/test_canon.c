@@ -111,6 +111,21 @@ TEST(revision_is_sha256_of_canonical_text)
     json_object_put(o);
 }
 
+/* The text kept is the one hashed, appended after what the buffer held. */
+TEST(revision_text_keeps_what_it_hashed)
+{
+    struct json_object *o = json_tokener_parse("{\"name\":\"x\",\"amount\":1000.00,\"a\":null}");
+    struct buf text = BUF_INIT;
+    char rev[65], rev2[65];
+    buf_puts(&text, "prefix:");
+    canon_revision_text(o, rev, &text);
+    canon_revision(o, rev2);
+    CHECK_STR(rev, rev2);
+    CHECK_STR(buf_str(&text), "prefix:{\"a\":null,\"amount\":1000.00,\"name\":\"x\"}");
+    buf_free(&text);
+    json_object_put(o);
+}
+
 int main(void)
 {
     RUN(keys_sorted_by_bytes_whatever_the_input_order);
@@ -120,5 +135,6 @@ int main(void)
     RUN(numbers_keep_their_text);
     RUN(nested_objects_and_arrays);
     RUN(revision_is_sha256_of_canonical_text);
+    RUN(revision_text_keeps_what_it_hashed);
     return tap_done();
 }

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -366,6 +367,78 @@ def test_secret_from_the_environment_is_removed():
     # The value is wiped where the kernel shows the initial environment.
     assert len(secret) >= 8 and secret.encode() not in env, env
     assert ep.stop() == 0
+
+
+def _proc_owner(pid):
+    """The owner of /proc/PID/environ: the process's own user while it is
+    dumpable, root once it has made itself non-dumpable."""
+    return os.stat("/proc/%d/environ" % pid).st_uid
+
+
+def test_the_daemon_is_not_dumpable():
+    """Its memory holds secrets and tokens: no core file, no ptrace and no
+    /proc/PID/environ or mem for other processes of its user."""
+    tmp = h.make_tmpdir("epsync-dump-")
+    os.chmod(tmp, 0o755)
+    binary = os.path.join(tmp, "epsync")          # the test user may not reach the build
+    shutil.copy(h.require_epsync(), binary)
+    calendar = os.path.join(tmp, "holidays.yaml")
+    shutil.copy(os.path.join(h.REPO, "conf", "holidays.yaml"), calendar)
+    secret = os.path.join(tmp, "city.secret")
+    with open(secret, "w") as f:
+        f.write("not-a-real-secret-0123456789\n")
+    os.chmod(secret, 0o600)
+    nowhere = "host=%s dbname=none connect_timeout=2" % os.path.join(tmp, "no-such-socket-dir")
+    cfg = {"database": {"source": nowhere, "state": nowhere,
+                        "source_relation": "epsync_source.decisions"},
+           "calendar": calendar, "log": {"level": "info", "format": "text"},
+           "targets": {"city": {"protocol": "city", "base_url": "http://127.0.0.1:9",
+                                "allow_plain_http": True, "client_id": "c",
+                                "client_secret_file": secret}}}
+    path = h._write_private(os.path.join(tmp, "epsync.yaml"), h.to_yaml(cfg) + "\n")
+    uid = gid = None
+    if os.geteuid() == 0:        # run it as an ordinary user, as systemd's unit does
+        user = h._test_user()
+        uid, gid = user.pw_uid, user.pw_gid
+        for f in (path, secret):
+            os.chown(f, uid, gid)
+
+    def as_user():
+        if uid is not None:
+            os.setgid(gid)
+            os.setuid(uid)
+
+    env = dict(os.environ)
+    m = re.search(r"suppressions=([^:]+)", env.get("LSAN_OPTIONS", ""))
+    if m:                        # the sanitizer build: its suppressions where the user reads
+        shutil.copy(m.group(1), os.path.join(tmp, "lsan.supp"))
+        env["LSAN_OPTIONS"] = env["LSAN_OPTIONS"].replace(m.group(1),
+                                                          os.path.join(tmp, "lsan.supp"))
+    log = open(os.path.join(tmp, "epsync.log"), "wb")
+    daemon = subprocess.Popen([binary, "-c", path, "run"], stdout=log, stderr=log,
+                              stdin=subprocess.DEVNULL, preexec_fn=as_user, env=env)
+    # The same user's ordinary process, for contrast: the check can fail.
+    other = subprocess.Popen(["sleep", "60"], preexec_fn=as_user)
+    try:
+        deadline = time.monotonic() + 30
+        with open(os.path.join(tmp, "epsync.log"), errors="replace") as f:
+            while "state database unavailable" not in f.read():
+                assert daemon.poll() is None, open(os.path.join(tmp, "epsync.log")).read()
+                assert time.monotonic() < deadline, "the daemon never said it waits"
+                time.sleep(0.1)
+                f.seek(0)
+        me = os.geteuid() if uid is None else uid
+        assert me != 0
+        with open("/proc/%d/status" % daemon.pid) as f:
+            assert re.search(r"^Uid:\s+%d\b" % me, f.read(), re.M)
+        assert _proc_owner(other.pid) == me
+        assert _proc_owner(daemon.pid) == 0, "the daemon is dumpable"
+    finally:
+        other.kill()
+        other.wait()
+        daemon.terminate()
+        assert daemon.wait(30) == 0
+        log.close()
 
 
 # --- a database that goes silent ------------------------------------------------------

@@ -39,6 +39,11 @@
 /* How often a target whose adapter said "not yet" (a paused token request)
  * is asked again. */
 #define ADAPTER_WAIT_LOOK_MS 250
+/* While work goes on (answers in flight, outcomes being recorded), a target
+ * that found its queue empty looks at it again this often: a retry may
+ * fall due, another process's lease run out, and the outcomes recorded
+ * here wake it only when they leave work (recorder_news). */
+#define IDLE_LOOK_MS 1000
 
 struct reqctx {
     struct trt *tr;
@@ -73,6 +78,8 @@ struct engine {
     int64_t next_status, next_summary, next_expire, next_watchdog;
     struct db_pace db_pace;          /* reconnects of the loop's state connection */
     int64_t next_due;                /* earliest retry when every target went idle, 0: none */
+    int64_t idle_look;               /* idle targets look again then while work goes on
+                                        (IDLE_LOOK_MS), 0: none */
     int64_t watchdog_ms;
     long detected, attempts;
     date_t today;                    /* CST day of published_today */

@@ -291,7 +291,7 @@ static int next_timeout(struct engine *en, int64_t now)
 {
     int64_t t = 60000;
     struct err e;
-    bool busy = false;
+    bool busy = false, any_idle = false;
 
     if (en->stopping)
         return 100;
@@ -303,6 +303,7 @@ static int next_timeout(struct engine *en, int64_t now)
                     || (tr->t->rate_per_s > 0 && tr->tokens < 1);
         if (!held && (tr->nready || !tr->idle))
             busy = true;
+        any_idle |= tr->idle && !tr->broken;
         if (tr->open && now < tr->open_until && tr->open_until - now < t)
             t = tr->open_until - now;
         if (now < tr->wait_until && tr->wait_until - now < t)
@@ -314,12 +315,16 @@ static int next_timeout(struct engine *en, int64_t now)
         int64_t f = en->res_since + FLUSH_EVERY_MS - now;
         t = t < f ? t : f;
     }
+    bool quiet = !busy && http_in_flight(en->http) == 0 && !recorder_pending(en->rec);
+    en->idle_look = quiet || !any_idle ? 0 : en->idle_look ? en->idle_look : now + IDLE_LOOK_MS;
+    if (en->idle_look && en->idle_look - now < t)
+        t = en->idle_look - now;
     if (db_broken(en->state))
         t = en->db_pace.retry_at - now;
-    else if (!busy && http_in_flight(en->http) == 0 && !recorder_pending(en->rec)) {
-        /* Answers in flight, and outcomes being recorded, end the
-         * idleness themselves: the look for the next retry (over the
-         * whole queue) is for when nothing else will. */
+    else if (quiet) {
+        /* The look for the next retry (over the whole queue) is for when
+         * nothing else goes on; meanwhile idle targets look again every
+         * IDLE_LOOK_MS. */
         int64_t due;
         if (queue_next_due_ms(en->state, &due, &e) == 0 && due >= 0 && due < t) {
             t = due + 5;
@@ -413,6 +418,10 @@ static void loop(struct engine *en)
             bool due = en->next_due && now >= en->next_due;
             if (due)
                 en->next_due = 0;
+            if (en->idle_look && now >= en->idle_look) {
+                en->idle_look = 0;    /* set again while work goes on */
+                due = true;
+            }
             if (notified || due)
                 for (size_t i = 0; i < en->ntr; i++)
                     en->tr[i].idle = false;

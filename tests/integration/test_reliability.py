@@ -281,6 +281,36 @@ def test_kill_with_every_delivery_leased_recovers_after_the_lease():
     w.verify_audit()
 
 
+def test_a_retry_goes_out_while_another_target_is_busy():
+    # The city answers the first attempts "busy" (retry in 3 s), then
+    # recovers; the province answers slowly, one request at a time, so
+    # something is always in flight there.  Nothing recorded meanwhile
+    # leaves the city work (the province's outcomes settle their rows), and
+    # the engine is never quiet enough to look for the next retry over the
+    # whole queue: the idle city must look at its queue again by itself, and
+    # its retries go out while the province works on, not after the
+    # province's backlog.
+    w = World(faults={"city": {"busy": 1.0}, "province": {"slow": 1.0, "slow_ms": 6000}},
+              targets={"province": {"batch_size": 1, "max_in_flight": 1, "timeout": "15s"}},
+              delivery={"lease": "30s", "retry": {"initial": "3s", "max": "3s"}})
+    ids = w.insert(4)       # fewer failures than pause the city (its resumption wakes it)
+    w.ep.start_daemon()
+    w.ep.wait_until(lambda: w.by_state("city").get("retry", 0) == len(ids), timeout=60,
+                    what="every city delivery waiting for its retry")
+    w.city.set_faults({})
+    w.ep.wait_until(lambda: w.published(ids, "city") == len(ids), timeout=90,
+                    what="the city's retries")
+    done = w.published(ids, "province")
+    note("city done with %d of %d province deliveries published" % (done, len(ids)))
+    # Due at ~3 s, out within a second of it; the province's second answer
+    # comes at ~12 s, its backlog is done at ~24 s.
+    assert done <= 1, "the city's retries waited for the province's answers"
+    w.wait_published(ids, timeout=120, what="the province's backlog")
+    assert w.ep.stop() == 0
+    w.assert_exactly_once(ids)
+    w.verify_audit()
+
+
 # --- 3. scale-out ------------------------------------------------------------------------
 
 SLOW_SIMS = {"slow": 1.0, "slow_ms": 50}

@@ -316,7 +316,10 @@ static int next_timeout(struct engine *en, int64_t now)
         t = t < f ? t : f;
     }
     bool quiet = !busy && http_in_flight(en->http) == 0 && !recorder_pending(en->rec);
-    en->idle_look = quiet || !any_idle ? 0 : en->idle_look ? en->idle_look : now + IDLE_LOOK_MS;
+    if (quiet || !any_idle)
+        en->idle_look = 0;
+    else if (!en->idle_look)
+        en->idle_look = now + IDLE_LOOK_MS;
     if (en->idle_look && en->idle_look - now < t)
         t = en->idle_look - now;
     if (db_broken(en->state))

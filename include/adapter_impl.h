@@ -69,6 +69,11 @@ struct json_object *adapter_json_body(const struct http_resp *resp, char *why, s
 /* A string member of obj, or NULL when absent or not a string. */
 const char *adapter_json_str(struct json_object *obj, const char *key);
 
+/* One string member of a flat JSON object being written onto body: '{'
+ * before the first (body empty), ',' before the others; the caller closes
+ * it with '}'.  Escaped as the request bodies are (mapping_write). */
+void adapter_json_member(struct buf *body, const char *key, const char *value);
+
 /* Percent-encode s (RFC 3986 unreserved characters kept) onto out. */
 void adapter_url_escape(struct buf *out, const char *s);
 /* The path part of url (no scheme, host, query or fragment): "/" at least. */

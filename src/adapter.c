@@ -263,6 +263,14 @@ const char *adapter_json_str(struct json_object *obj, const char *key)
     return json_object_get_string(v);
 }
 
+void adapter_json_member(struct buf *body, const char *key, const char *value)
+{
+    buf_putc(body, body->len ? ',' : '{');
+    buf_json_string(body, key, strlen(key));
+    buf_putc(body, ':');
+    buf_json_string(body, value, strlen(value));
+}
+
 void adapter_url_escape(struct buf *out, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -285,13 +285,9 @@ static int city_build(adapter *a, struct delivery *const *d, size_t n, size_t *u
         adapter_url_escape(&url, x->receipt);
     }
     if (x->op == OP_WITHDRAW) {
-        const char *reason = x->withdraw_reason ? x->withdraw_reason : "";
-        const char *type = x->withdraw_type ? x->withdraw_type : "REVOKED";
         buf_puts(&url, "/withdraw");
-        buf_puts(&body, "{\"reason\":");
-        buf_json_string(&body, reason, strlen(reason));
-        buf_puts(&body, ",\"type\":");
-        buf_json_string(&body, type, strlen(type));
+        adapter_json_member(&body, "reason", x->withdraw_reason ? x->withdraw_reason : "");
+        adapter_json_member(&body, "type", x->withdraw_type ? x->withdraw_type : "REVOKED");
         buf_putc(&body, '}');
     } else if ((rc = mapping_write(a->map[MAP_CITY], x, NULL, 0, &body, e)) < 0) {
         goto out;

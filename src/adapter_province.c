@@ -99,20 +99,12 @@ out:
     return rc;
 }
 
-static void put_member(struct buf *body, const char *key, const char *value)
-{
-    buf_putc(body, body->len ? ',' : '{');
-    buf_json_string(body, key, strlen(key));
-    buf_putc(body, ':');
-    buf_json_string(body, value, strlen(value));
-}
-
 /* As json-c prints the object (plain, '/' unescaped). */
 static void build_revoke(const struct delivery *d, struct buf *body)
 {
-    put_member(body, "recordId", d->receipt);
-    put_member(body, "reason", d->withdraw_reason ? d->withdraw_reason : "");
-    put_member(body, "revokeType", d->withdraw_type ? d->withdraw_type : "REVOKED");
+    adapter_json_member(body, "recordId", d->receipt);
+    adapter_json_member(body, "reason", d->withdraw_reason ? d->withdraw_reason : "");
+    adapter_json_member(body, "revokeType", d->withdraw_type ? d->withdraw_type : "REVOKED");
     buf_putc(body, '}');
 }
 

@@ -33,6 +33,9 @@ enum lc_state lc_state_parse(const char *s);     /* LC_STATE_COUNT when unknown 
 /* Is a row in state s still work for the queue (pending, retry,
  * withdraw_pending: the states a claim looks for)? */
 bool lc_state_active(enum lc_state s);
+/* The same states as an SQL list, for "state IN " LC_ACTIVE_SQL (the
+ * queue's partial indexes name the same list in their predicates). */
+#define LC_ACTIVE_SQL "('pending', 'retry', 'withdraw_pending')"
 
 /* ---- detection ------------------------------------------------------ */
 

@@ -20,7 +20,7 @@
 static const char *SQL_CLAIM =
     "WITH c AS ("
     "  SELECT decision_id, target FROM epsync.deliveries "
-    "  WHERE target = $1 AND state IN ('pending', 'retry', 'withdraw_pending') "
+    "  WHERE target = $1 AND state IN " LC_ACTIVE_SQL " "
     "    AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now()) "
     "  ORDER BY due_on NULLS LAST, want_withdraw DESC, next_attempt_at "
     "  LIMIT $2::integer FOR UPDATE SKIP LOCKED) "
@@ -92,16 +92,16 @@ static const char *SQL_EXPIRE =
 static const char *SQL_NEXT_DUE =
     "SELECT (extract(epoch FROM (min(GREATEST(next_attempt_at, "
     "    coalesce(lease_until, next_attempt_at))) - now())) * 1000)::bigint "
-    "FROM epsync.deliveries WHERE state IN ('pending', 'retry', 'withdraw_pending')";
+    "FROM epsync.deliveries WHERE state IN " LC_ACTIVE_SQL;
 
 /* An operator's requeue or withdrawal (m: the rows as they were) keeps the
  * lease of a row whose attempt may be in flight (its holder still records
  * the outcome; nobody else sends it meanwhile) and clears a stale one on a
  * settled row. */
 #define SQL_KEEP_LIVE_LEASE \
-    "    lease_owner = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')" \
+    "    lease_owner = CASE WHEN m.state IN " LC_ACTIVE_SQL \
     "                       THEN dl.lease_owner END," \
-    "    lease_until = CASE WHEN m.state IN ('pending', 'retry', 'withdraw_pending')" \
+    "    lease_until = CASE WHEN m.state IN " LC_ACTIVE_SQL \
     "                       THEN dl.lease_until END"
 
 /* `epsync retry` (lifecycle_requeue in SQL): matching deliveries go back
@@ -150,7 +150,7 @@ static const char *SQL_WITHDRAW =
 
 static const char *SQL_BACKLOG =
     "SELECT count(*) FROM epsync.deliveries "
-    "WHERE state IN ('pending', 'retry', 'withdraw_pending')";
+    "WHERE state IN " LC_ACTIVE_SQL;
 
 /* Only decisions already known have deliveries to lock; looked up key by
  * key (see SQL_LOCK) in byte order of the key. */
@@ -165,7 +165,7 @@ static const char *SQL_HEADS =
     "SELECT t.name, to_char(h.due_on, 'YYYY-MM-DD'), h.want_withdraw "
     "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n) "
     "LEFT JOIN LATERAL (SELECT x.due_on, x.want_withdraw FROM epsync.deliveries x "
-    "  WHERE x.target = t.name AND x.state IN ('pending', 'retry', 'withdraw_pending') "
+    "  WHERE x.target = t.name AND x.state IN " LC_ACTIVE_SQL " "
     "    AND x.next_attempt_at <= now() AND (x.lease_until IS NULL OR x.lease_until < now()) "
     "  ORDER BY x.due_on NULLS LAST, x.want_withdraw DESC, x.next_attempt_at LIMIT 1) AS h "
     "  ON true ORDER BY t.n";

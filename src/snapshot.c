@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "lifecycle.h"
 
 const char *const snapshot_states[SNAPSHOT_NSTATES] = {
     "pending", "retry", "withdraw_pending", "published", "withdrawn",
@@ -24,7 +25,7 @@ static const char *SQL_BY_STATE =
 static const char *SQL_OLDEST_DUE =
     "SELECT target, extract(epoch FROM now() - min(next_attempt_at))::float8 "
     "FROM epsync.deliveries "
-    "WHERE state IN ('pending', 'retry', 'withdraw_pending') AND next_attempt_at <= now() "
+    "WHERE state IN " LC_ACTIVE_SQL " AND next_attempt_at <= now() "
     "GROUP BY target";
 static const char *SQL_OWED =
     "SELECT x.target, d.kind, d.decided_on, count(*) "

@@ -240,6 +240,22 @@ def epsync(binary, cfg, *args, timeout=600):
                           timeout=timeout)
 
 
+def migrate(binary, cfg):
+    """`epsync migrate`; RuntimeError with its stderr when it fails."""
+    r = epsync(binary, cfg, "migrate")
+    if r.returncode != 0:
+        raise RuntimeError("epsync migrate: " + r.stderr)
+
+
+def migrated_copy(binary, pg, tmpl, sink, tmp):
+    """A copy of the template database with the state schema, and its
+    configuration file: (db name, config path)."""
+    db = copy_db(pg, tmpl)
+    cfg = config(tmp, pg, db, sink)
+    migrate(binary, cfg)
+    return db, cfg
+
+
 def proc_status(pid, key):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -291,11 +307,7 @@ def stop_daemon(p):
 
 def drain(a, pg, sink, tmpl, n, tmp):
     """Drain n decisions (2n deliveries); (seconds, peak RSS kB, db name)."""
-    db = copy_db(pg, tmpl)
-    cfg = config(tmp, pg, db, sink)
-    r = epsync(a.epsync, cfg, "migrate")
-    if r.returncode != 0:
-        raise RuntimeError("epsync migrate: " + r.stderr)
+    db, cfg = migrated_copy(a.epsync, pg, tmpl, sink, tmp)
     conn = pg.connect(db)
     log = os.path.join(tmp, "drain-%d.log" % n)
     t0 = time.monotonic()
@@ -385,10 +397,8 @@ def figure_report(a, cfg, n):
 
 
 def figure_baseline(a, pg, sink, tmpl, n, epsync_rate, tmp, label=""):
-    db = copy_db(pg, tmpl)
     # the same state tables exist (epsync migrate), the baseline writes its own
-    cfg = config(tmp, pg, db, sink)
-    epsync(a.epsync, cfg, "migrate")
+    db, cfg = migrated_copy(a.epsync, pg, tmpl, sink, tmp)
     cmd = [a.baseline, pg.conninfo(db), RELATION, sink.base_url, sink.base_url,
            str(a.baseline_seconds)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.baseline_seconds + 120)
@@ -446,9 +456,7 @@ def figure_latency(a, pg, tmp):
     sinklog = os.path.join(tmp, "latency-sink.log")
     sink = Sink(a.sink, tmp, log=sinklog)
     cfg = config(tmp, pg, db, sink, notify="bench_wake")
-    r = epsync(a.epsync, cfg, "migrate")
-    if r.returncode != 0:
-        raise RuntimeError("epsync migrate: " + r.stderr)
+    migrate(a.epsync, cfg)
     p = start_daemon(a.epsync, cfg, os.path.join(tmp, "latency.log"))
     n = a.latency_n
     codes = valid_codes()
@@ -494,9 +502,7 @@ def figure_idle_empty(a, pg, tmp):
     h.case_db(pg, db).close()
     sink = Sink(a.sink, tmp)
     cfg = config(tmp, pg, db, sink)
-    r = epsync(a.epsync, cfg, "migrate")
-    if r.returncode != 0:
-        raise RuntimeError("epsync migrate: " + r.stderr)
+    migrate(a.epsync, cfg)
     p = start_daemon(a.epsync, cfg, os.path.join(tmp, "idle-empty.log"))
     try:
         time.sleep(3.0)
@@ -522,8 +528,7 @@ def figure_scan_memory(a, pg, sink, tmp):
     with open(cfg) as f:
         text = f.read()
     h._write_private(cfg, text.replace("enabled: true", "enabled: false"))
-    r = epsync(a.epsync, cfg, "migrate")
-    assert r.returncode == 0, r.stderr
+    migrate(a.epsync, cfg)
     t0 = time.monotonic()
     watch = XactWatch(pg, db)
     p = subprocess.Popen([a.epsync, "-c", cfg, "once"], stdout=subprocess.DEVNULL,

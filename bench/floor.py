@@ -89,10 +89,7 @@ def main():
                                                  "max_wal_size": "4GB"})
     sink = b.Sink(a.sink, tmp)
     tmpl = b.template_db(pg, a.n)
-    drained = b.copy_db(pg, tmpl)
-    cfg = b.config(tmp, pg, drained, sink)
-    r = b.epsync(a.epsync, cfg, "migrate")
-    assert r.returncode == 0, r.stderr
+    drained, cfg = b.migrated_copy(a.epsync, pg, tmpl, sink, tmp)
     empty = b.copy_db(pg, drained)          # migrated, nothing stored yet
     t0 = time.monotonic()
     r = b.epsync(a.epsync, cfg, "once", timeout=3600)

@@ -141,9 +141,7 @@ def main():
     sink = b.Sink(a.sink, tmp)
     db = load(pg, tmp, a.n)
     cfg = b.config(tmp, pg, db, sink)
-    r = b.epsync(a.epsync, cfg, "migrate")
-    if r.returncode != 0:
-        raise RuntimeError("epsync migrate: " + r.stderr)
+    b.migrate(a.epsync, cfg)
     conn = pg.connect(db)
     conn.autocommit = True
     empty = measure(conn, False)

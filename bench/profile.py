@@ -87,10 +87,7 @@ def main():
     pg = h.PgCluster(tmp, fsync=True, settings=settings)
     sink = b.Sink(a.sink, tmp)
     tmpl = b.template_db(pg, a.n)
-    db = b.copy_db(pg, tmpl)
-    cfg = b.config(tmp, pg, db, sink)
-    r = b.epsync(a.epsync, cfg, "migrate")
-    assert r.returncode == 0, r.stderr
+    db, cfg = b.migrated_copy(a.epsync, pg, tmpl, sink, tmp)
     conn = pg.connect(db)
     with conn.cursor() as cur:
         for stmt in a.sql:

@@ -416,8 +416,9 @@ static void loop(struct engine *en)
             flush_results(en);
         if (db_healthy(en, now)) {
             notified = wake_notified(en, ready & WAIT_STATE);
-            /* A retry that fell due while every target was idle: nothing
-             * else would end the idleness (no outcome, no change). */
+            /* Idle targets look again when the next row falls due (found
+             * while nothing went on) or every IDLE_LOOK_MS while work goes
+             * on: no outcome or change need end their idleness. */
             bool due = en->next_due && now >= en->next_due;
             if (due)
                 en->next_due = 0;
